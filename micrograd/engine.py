@@ -1,0 +1,196 @@
+"""A scalar reverse-mode autograd engine, after Karpathy's micrograd.
+
+Every operation builds its output Value and records, next to it, the local
+derivative of the output with respect to each child (`_local`). backward()
+then applies the chain rule: child.grad += local * out.grad. Storing numbers
+instead of a `_backward` closure means a graph has no reference cycles, so a
+dropped graph is freed at once by reference counting (the original engine's
+closures point back at their own output, leaving the cyclic garbage collector
+to clean up tens of thousands of nodes per training step).
+
+Numbers follow float64 PyTorch: overflow gives inf, 0/0 and log(-1) give nan,
+never a Python exception or a complex number.
+"""
+import math
+
+inf, nan = math.inf, math.nan
+
+
+class Value:
+    __slots__ = ("data", "grad", "label", "_prev", "_op", "_local")
+
+    def __init__(self, data, label="", _children=(), _op="", _local=()):
+        self.data = float(data)
+        self.grad = 0.0
+        self.label = label
+        self._prev = _children   # the Values this one was computed from
+        self._op = _op           # the op's symbol, drawn by the graph page
+        self._local = _local     # d(self)/d(child) for each child, same order
+
+    def __repr__(self):
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{', label=' + repr(self.label) if self.label else ''})"
+
+    # ---- binary operations: forward value and local derivatives side by side
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, "", (self, other), "+", (1.0, 1.0))
+
+    def __sub__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data - other.data, "", (self, other), "-", (1.0, -1.0))
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, "", (self, other), "*", (other.data, self.data))
+
+    def __truediv__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        return Value(_div(a, b), "", (self, other), "/", (_div(1.0, b), -_div(a, b * b)))
+
+    def __pow__(self, other):
+        a = self.data
+        if isinstance(other, Value):  # a ** b with both a function of the inputs
+            b = other.data
+            out = _pow(a, b)
+            return Value(out, "", (self, other), "**",
+                         (_pow_base_grad(a, b), 0.0 if a == 0 and b >= 0 else out * _log(a)))
+        other = float(other)
+        return Value(_pow(a, other), "", (self,), f"**{other:g}", (_pow_base_grad(a, other),))
+
+    def __neg__(self):
+        return Value(-self.data, "", (self,), "neg", (-1.0,))
+
+    def __radd__(self, other): return Value(other) + self
+    def __rsub__(self, other): return Value(other) - self
+    def __rmul__(self, other): return Value(other) * self
+    def __rtruediv__(self, other): return Value(other) / self
+    def __rpow__(self, other): return Value(other) ** self
+
+    # ---- functions
+    def exp(self):
+        out = _exp(self.data)
+        return Value(out, "", (self,), "exp", (out,))
+
+    def log(self):
+        return Value(_log(self.data), "", (self,), "log", (_div(1.0, self.data),))
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return Value(t, "", (self,), "tanh", (1.0 - t * t,))
+
+    def sigmoid(self):
+        s = sigmoid(self.data)
+        return Value(s, "", (self,), "sigmoid", ((1.0 - s) * s,))
+
+    def relu(self):
+        x = self.data
+        return Value(x if x > 0 or x != x else 0.0, "", (self,), "relu", (0.0 if x <= 0 else 1.0,))  # nan passes through, as in PyTorch
+
+    def abs(self):
+        x = self.data
+        return Value(abs(x), "", (self,), "abs", (1.0 if x > 0 else -1.0 if x < 0 else 0.0,))
+
+    # ---- fused n-ary ops: one node instead of many, same summation order and numbers
+    @staticmethod
+    def sum(values, start=0.0):
+        """start + v0 + v1 + ... as one node (Python's sum() would make n nodes)."""
+        total = start
+        for v in values:
+            total += v.data
+        return Value(total, "", tuple(values), "sum", (1.0,) * len(values))
+
+    @staticmethod
+    def dot(ws, xs, bias):
+        """bias + w0*x0 + w1*x1 + ...: a neuron's weighted sum as one node.
+
+        `xs` may be Values or plain numbers (the network's inputs)."""
+        xdata = [x.data if isinstance(x, Value) else float(x) for x in xs]
+        total = bias.data
+        for w, x in zip(ws, xdata):
+            total += w.data * x
+        children, local = list(ws), list(xdata)
+        for w, x in zip(ws, xs):
+            if isinstance(x, Value):
+                children.append(x)
+                local.append(w.data)
+        children.append(bias)
+        local.append(1.0)
+        return Value(total, "", tuple(children), "wx+b", tuple(local))
+
+    # ---- backpropagation
+    def topo_order(self):
+        """Every node of the graph, each after all of its children (iterative DFS)."""
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if children_done:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                stack.extend((c, False) for c in node._prev if c not in seen)
+        return order
+
+    def backward(self):
+        """Fill in d(self)/d(node) for every node of the graph.
+
+        Leaves (inputs and parameters) accumulate: call backward twice without
+        zeroing and their grads double, as in PyTorch with retain_graph=True.
+        Inner nodes are reset each pass so they hold this pass's gradient only.
+        """
+        order = self.topo_order()
+        for node in order:
+            if node._prev:
+                node.grad = 0.0
+        self.grad += 1.0
+        for node in reversed(order):
+            g = node.grad
+            for child, local in zip(node._prev, node._local):
+                child.grad += local * g
+
+
+# ---- float64 semantics like PyTorch, where Python's float ops would raise
+def _div(a, b):
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return nan if a == 0 or a != a else math.copysign(inf, a) * math.copysign(1.0, b)
+
+
+def _pow(a, b):
+    try:
+        out = a ** b
+    except ZeroDivisionError:  # 0 ** negative
+        odd = b == int(b) and int(b) % 2 == 1
+        return math.copysign(inf, a) if odd else inf
+    except OverflowError:
+        odd = b == int(b) and int(b) % 2 == 1
+        return -inf if a < 0 and odd else inf
+    return nan if isinstance(out, complex) else out
+
+
+def _pow_base_grad(a, b):
+    """d(a**b)/da = b * a**(b-1), and 0 when b == 0 (as PyTorch)."""
+    return 0.0 if b == 0 else b * _pow(a, b - 1.0)
+
+
+def _exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return inf
+
+
+def _log(x):
+    if x > 0:
+        return math.log(x)
+    return -inf if x == 0 else nan
+
+
+def sigmoid(x):
+    """Logistic function, stable on both sides."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)

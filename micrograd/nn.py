@@ -1,0 +1,105 @@
+"""Neurons, layers and multi-layer perceptrons on the scalar engine."""
+import random
+
+from .engine import Value
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+
+
+def activate(v, activation):
+    if activation == "linear":
+        return v
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return getattr(v, activation)()
+
+
+def init_weights(nin, nouts, seed=None):
+    """Initial weights of an MLP as plain floats: per layer, per neuron, (weights, bias).
+
+    Uniform in [-1, 1] from a private generator, drawn in parameters() order, so the
+    scalar and the numpy engine start from the same numbers for the same seed."""
+    rng = random.Random(seed)
+    sizes = [nin] + list(nouts)
+    return [[([rng.uniform(-1, 1) for _ in range(fan_in)], rng.uniform(-1, 1)) for _ in range(fan_out)]
+            for fan_in, fan_out in zip(sizes, sizes[1:])]
+
+
+class Module:
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def parameters(self):
+        return []
+
+
+class Neuron(Module):
+    def __init__(self, nin, activation="tanh", weights=None, bias=None):
+        weights = weights if weights is not None else [random.uniform(-1, 1) for _ in range(nin)]
+        self.w = [Value(w) for w in weights]
+        self.b = Value(bias if bias is not None else random.uniform(-1, 1))
+        self.activation = activation
+
+    def __call__(self, x, fused=True):
+        if fused:
+            act = Value.dot(self.w, x, self.b)
+        else:  # one node per * and +, as the lecture draws it
+            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return activate(act, self.activation)
+
+    def parameters(self):
+        return self.w + [self.b]
+
+    def __repr__(self):
+        return f"{self.activation.capitalize()}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    def __init__(self, nin, nout, activation="tanh", init=None):
+        init = init or [(None, None)] * nout
+        self.neurons = [Neuron(nin, activation, w, b) for w, b in init]
+
+    def __call__(self, x, fused=True):
+        out = [n(x, fused) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self):
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """MLP(3, [4, 4, 1]): 3 inputs, two hidden layers of 4, one output.
+
+    Hidden layers use `activation`, the last layer `output_activation`."""
+
+    def __init__(self, nin, nouts, activation="tanh", output_activation="linear", seed=None):
+        for name in (activation, output_activation):
+            activate(Value(0.0), name)  # validates the name
+        self.sizes = [nin] + list(nouts)
+        weights = init_weights(nin, nouts, seed)
+        acts = [activation] * (len(nouts) - 1) + [output_activation]
+        self.layers = [Layer(self.sizes[i], self.sizes[i + 1], acts[i], weights[i]) for i in range(len(nouts))]
+
+    def __call__(self, x, fused=True):
+        for layer in self.layers:
+            x = layer(x, fused)
+            x = x if isinstance(x, list) else [x]
+        return x[0] if len(x) == 1 else x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def load_parameters(self, values):
+        """Set every parameter from a flat list of floats, in parameters() order."""
+        params = self.parameters()
+        if len(values) != len(params):
+            raise ValueError(f"expected {len(params)} parameter values, got {len(values)}")
+        for p, v in zip(params, values):
+            p.data = float(v)
+
+    def __repr__(self):
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
