@@ -1,0 +1,18 @@
+"""Datasets for the dashboard: generators, CSV loading with validation, example CSVs (no Streamlit here)."""
+from pathlib import Path
+
+from .csv_loader import MAX_FEATURES, MAX_ROWS, load_csv
+from .dataset import Dataset, DatasetError, train_test_split
+from .generators import DATASET_LABELS, GENERATORS, PLANE_COEFFICIENTS, make_dataset
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+EXAMPLE_CSVS = {
+    "wavy_boundary": EXAMPLES_DIR / "wavy_boundary.csv",  # 2-D binary classification, 200 rows, label 0/1
+    "curve": EXAMPLES_DIR / "curve.csv",                  # 1-D regression, 150 rows, `target` is the first column
+    "flowers": EXAMPLES_DIR / "flowers.csv",              # 4 features, species setosa/versicolor, 100 rows
+}
+
+__all__ = [
+    "Dataset", "DatasetError", "GENERATORS", "DATASET_LABELS", "PLANE_COEFFICIENTS", "make_dataset",
+    "train_test_split", "load_csv", "MAX_ROWS", "MAX_FEATURES", "EXAMPLES_DIR", "EXAMPLE_CSVS",
+]

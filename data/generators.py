@@ -1,0 +1,177 @@
+"""Synthetic datasets: deterministic for a seed, vectorised with numpy.
+
+Every generator has the signature ``fn(n, noise, seed) -> Dataset``. ``noise`` is
+the standard deviation of Gaussian jitter added to the features (to the target
+for the regression sets). Classification labels are -1.0 / +1.0 and the samples
+come in class order (first the -1 class, then the +1 class); shuffle before
+mini-batching, or use ``train_test_split``.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import numbers
+
+import numpy as np
+
+from .dataset import Dataset, DatasetError, _check_seed
+
+MAX_GENERATED_SAMPLES = 1_000_000
+
+# y = a*x1 + b*x2 + c (+ noise) for the "plane" dataset
+PLANE_COEFFICIENTS = (1.5, -0.8, 0.5)
+
+LECTURE_X = ((2.0, 3.0, -1.0), (3.0, -1.0, 0.5), (0.5, 1.0, 1.0), (1.0, 1.0, -1.0))
+LECTURE_Y = (1.0, -1.0, -1.0, 1.0)
+
+DATASET_LABELS = {
+    "lecture": "Lecture toy set (4 samples, 3 features)",
+    "moons": "Two moons",
+    "circles": "Two circles",
+    "xor": "XOR quadrants",
+    "spiral": "Two spirals",
+    "blobs": "Two Gaussian blobs",
+    "sine": "Sine wave (regression)",
+    "plane": "Plane (2-D regression)",
+}
+
+
+def _check_args(n, noise, seed):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise DatasetError(f"n (the number of samples) must be a whole number, got {n!r}")
+    if not 1 <= n <= MAX_GENERATED_SAMPLES:
+        raise DatasetError(f"n (the number of samples) must be between 1 and {MAX_GENERATED_SAMPLES:,}, got {n}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not math.isfinite(noise) or noise < 0:
+        raise DatasetError(f"noise must be a finite number 0 or more, got {noise!r}")
+    return int(n), float(noise), _check_seed(seed)
+
+
+def _generator(fn):
+    @functools.wraps(fn)
+    def checked(n: int = 100, noise: float = 0.1, seed: int = 0) -> Dataset:
+        n, noise, seed = _check_args(n, noise, seed)
+        return fn(n, noise, np.random.default_rng(seed))
+    return checked
+
+
+def _labels(n_neg: int, n_pos: int) -> np.ndarray:
+    return np.concatenate([np.full(n_neg, -1.0), np.full(n_pos, 1.0)])
+
+
+def _jitter(X: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
+    # always draw, so the same seed gives the same underlying points at any noise level
+    return X + noise * rng.standard_normal(X.shape)
+
+
+@_generator
+def lecture(n, noise, rng):
+    """Karpathy's 4-sample toy set from the micrograd lecture; ignores n and noise."""
+    return Dataset("lecture", np.array(LECTURE_X), np.array(LECTURE_Y), "classification", ("x1", "x2", "x3"))
+
+
+@_generator
+def moons(n, noise, rng):
+    """Two interleaving half circles, as sklearn.datasets.make_moons (unshuffled)."""
+    n_out = n // 2
+    n_in = n - n_out
+    t_out = np.linspace(0.0, math.pi, n_out)
+    t_in = np.linspace(0.0, math.pi, n_in)
+    X = np.concatenate([
+        np.column_stack([np.cos(t_out), np.sin(t_out)]),
+        np.column_stack([1.0 - np.cos(t_in), 1.0 - np.sin(t_in) - 0.5]),
+    ])
+    return Dataset("moons", _jitter(X, noise, rng), _labels(n_out, n_in), "classification", ("x1", "x2"))
+
+
+@_generator
+def circles(n, noise, rng):
+    """Two concentric circles (radius 1 -> -1, radius 0.5 -> +1), as sklearn's make_circles(factor=0.5)."""
+    n_out = n // 2
+    n_in = n - n_out
+    t_out = np.linspace(0.0, 2 * math.pi, n_out, endpoint=False)
+    t_in = np.linspace(0.0, 2 * math.pi, n_in, endpoint=False)
+    X = np.concatenate([
+        np.column_stack([np.cos(t_out), np.sin(t_out)]),
+        0.5 * np.column_stack([np.cos(t_in), np.sin(t_in)]),
+    ])
+    return Dataset("circles", _jitter(X, noise, rng), _labels(n_out, n_in), "classification", ("x1", "x2"))
+
+
+@_generator
+def xor(n, noise, rng):
+    """Points in [-2, 2]^2 (kept 0.1 away from the axes): +1 where x1*x2 > 0 (quadrants 1 and 3), else -1."""
+    n_neg = n // 2
+    n_pos = n - n_neg
+    mag = 0.1 + 1.9 * rng.random((n, 2))
+    sign = np.where(rng.random((n, 2)) < 0.5, -1.0, 1.0)
+    # -1 class: opposite signs; +1 class: equal signs
+    sign[:n_neg, 1] = -sign[:n_neg, 0]
+    sign[n_neg:, 1] = sign[n_neg:, 0]
+    X = mag * sign
+    return Dataset("xor", _jitter(X, noise, rng), _labels(n_neg, n_pos), "classification", ("x1", "x2"))
+
+
+@_generator
+def spiral(n, noise, rng):
+    """Two interleaved spirals (1.75 turns each, radius up to 2), the second rotated by pi."""
+    n_neg = n // 2
+    n_pos = n - n_neg
+    parts = []
+    for count, delta in ((n_neg, 0.0), (n_pos, math.pi)):
+        s = np.arange(count) / max(count, 1)
+        r = 2.0 * s
+        t = 1.75 * 2 * math.pi * s + delta
+        parts.append(np.column_stack([r * np.sin(t), r * np.cos(t)]))
+    X = np.concatenate(parts)
+    return Dataset("spiral", _jitter(X, noise, rng), _labels(n_neg, n_pos), "classification", ("x1", "x2"))
+
+
+@_generator
+def blobs(n, noise, rng):
+    """Two Gaussian blobs (std 0.5, plus the noise) centred at (-1, -1) -> -1 and (1, 1) -> +1."""
+    n_neg = n // 2
+    n_pos = n - n_neg
+    centres = np.concatenate([np.full((n_neg, 2), -1.0), np.full((n_pos, 2), 1.0)])
+    X = centres + 0.5 * rng.standard_normal((n, 2))
+    return Dataset("blobs", _jitter(X, noise, rng), _labels(n_neg, n_pos), "classification", ("x1", "x2"))
+
+
+@_generator
+def sine(n, noise, rng):
+    """1-D regression: x uniform in [-pi, pi] (sorted), y = sin(x) + noise."""
+    x = np.sort(rng.uniform(-math.pi, math.pi, n))
+    y = np.sin(x) + noise * rng.standard_normal(n)
+    return Dataset("sine", x[:, None], y, "regression", ("x",))
+
+
+@_generator
+def plane(n, noise, rng):
+    """2-D regression: x uniform in [-2, 2]^2, y = a*x1 + b*x2 + c + noise with PLANE_COEFFICIENTS."""
+    a, b, c = PLANE_COEFFICIENTS
+    X = rng.uniform(-2.0, 2.0, (n, 2))
+    y = a * X[:, 0] + b * X[:, 1] + c + noise * rng.standard_normal(n)
+    return Dataset("plane", X, y, "regression", ("x1", "x2"))
+
+
+GENERATORS = {
+    "lecture": lecture,
+    "moons": moons,
+    "circles": circles,
+    "xor": xor,
+    "spiral": spiral,
+    "blobs": blobs,
+    "sine": sine,
+    "plane": plane,
+}
+
+
+def make_dataset(name: str, n: int = 100, noise: float = 0.1, seed: int = 0) -> Dataset:
+    """Generate the dataset called ``name`` (a key of GENERATORS)."""
+    fn = GENERATORS.get(name) if isinstance(name, str) else None
+    if fn is None:
+        valid = ", ".join(GENERATORS)
+        close = difflib.get_close_matches(str(name).strip().lower(), list(GENERATORS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DatasetError(f"Unknown dataset {name!r}.{hint} Valid names: {valid}.")
+    return fn(n, noise, seed)
