@@ -1,0 +1,1 @@
+"""Training, run storage and figures for the micrograd dashboard (no Streamlit here)."""

@@ -1,0 +1,230 @@
+"""One training loop for both engines: config in, per-step history and trained weights out."""
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from data import load_csv, make_dataset, train_test_split
+from micrograd import MLP, losses as scalar_losses, tensor
+from micrograd.optim import OPTIMIZERS
+
+from .config import TrainConfig
+
+BLOWUP = 1e10  # a loss this many times the first one has diverged, even while still finite
+HISTORY_KEYS = ("step", "train_loss", "test_loss", "accuracy", "test_accuracy", "grad_norm", "lr", "time")
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    status: str                       # "finished", "stopped" or "diverged"
+    history: dict                     # HISTORY_KEYS -> list, one entry per completed step
+    params: list                      # final weights, flat, in MLP.parameters() order
+    task: str
+    n_features: int
+    diverged_at: int | None = None    # the step whose loss was not finite
+    elapsed: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def losses(self):
+        return self.history["train_loss"]
+
+    @property
+    def steps_done(self):
+        return len(self.history["step"])
+
+    def final(self, key):
+        values = self.history.get(key) or []
+        return values[-1] if values else None
+
+
+def load_data(config, dataset=None):
+    """(train, test or None) for a config; `dataset` overrides it (an uploaded CSV)."""
+    if dataset is None:
+        if config.dataset == "csv":
+            dataset = load_csv(config.csv_path)
+        else:
+            dataset = make_dataset(config.dataset, n=config.n, noise=config.noise, seed=config.data_seed)
+    return train_test_split(dataset, config.test_fraction, seed=config.data_seed)
+
+
+def learning_rate(config, step):
+    """The rate at 0-based `step`: constant, or decaying to 10% of lr by the last step."""
+    if config.lr_schedule == "constant" or config.steps == 1:
+        return config.lr
+    progress = step / (config.steps - 1)
+    if config.lr_schedule == "linear":
+        return config.lr * (1.0 - 0.9 * progress)
+    return config.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))  # cosine
+
+
+class ScalarModel:
+    """The lecture's engine: one Value per number."""
+
+    def __init__(self, config, nin):
+        self.net = MLP(nin, [*config.hidden, 1], config.activation, config.output_activation, seed=config.seed)
+        self.params = self.net.parameters()
+
+    def loss(self, config, loss_name, X, y):
+        scores = [self.net(list(row)) for row in X.tolist()]
+        total = scalar_losses.LOSSES[loss_name](scores, y.tolist())
+        if config.l2:
+            total = total + config.l2 * scalar_losses.l2(self.params)
+        if config.l1:
+            total = total + config.l1 * scalar_losses.l1(self.params)
+        return total
+
+    def grad_norm(self):
+        return math.sqrt(sum(p.grad * p.grad for p in self.params))
+
+    def flat_parameters(self):
+        return [p.data for p in self.params]
+
+
+class NumpyModel:
+    """The vectorized engine: one node per array op."""
+
+    def __init__(self, config, nin):
+        self.net = tensor.TensorMLP(nin, [*config.hidden, 1], config.activation, config.output_activation,
+                                    seed=config.seed)
+        self.params = self.net.parameters()
+
+    def loss(self, config, loss_name, X, y):
+        total = tensor.LOSSES[loss_name](self.net(X), y)
+        if config.l2:
+            total = total + config.l2 * tensor.l2(self.params)
+        if config.l1:
+            total = total + config.l1 * tensor.l1(self.params)
+        return total
+
+    def grad_norm(self):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return math.sqrt(sum(float(np.dot(g, g)) for g in (np.ravel(p.grad) for p in self.params)))
+
+    def flat_parameters(self):
+        return self.net.flat_parameters()
+
+
+MODELS = {"scalar": ScalarModel, "numpy": NumpyModel}
+
+
+def train(config, on_step=None, should_stop=None, dataset=None):
+    """Train an MLP as `config` says.
+
+    on_step(result) is called after every step with the result so far (a page
+    redraws from it); should_stop() is asked before every step (a Stop button).
+    A loss that is not finite (or has blown up BLOWUP-fold) ends the run as "diverged";
+    the steps before it are kept.
+    """
+    # The matrices here are tiny: BLAS threads cost more to wake than they save (about 3x per step).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(config, on_step, should_stop, dataset)
+
+
+def _train(config, on_step, should_stop, dataset):
+    train_set, test_set = load_data(config, dataset)
+    loss_name = config.loss_for(train_set.task)
+    model = MODELS[config.engine](config, train_set.n_features)
+    opt_kwargs = {"momentum": config.momentum} if config.optimizer == "sgd" else {}
+    optimizer = OPTIMIZERS[config.optimizer](model.params, lr=config.lr, **opt_kwargs)
+    probe = network(config, train_set.n_features, model.flat_parameters())  # evaluates each step's weights
+    batches = np.random.default_rng(config.seed)
+    history = {key: [] for key in HISTORY_KEYS}
+    result = TrainResult(config, "finished", history, [], train_set.task, train_set.n_features)
+    n = train_set.n
+    start = time.perf_counter()
+    for step in range(config.steps):
+        if should_stop is not None and should_stop():
+            result.status = "stopped"
+            break
+        if config.batch_size and config.batch_size < n:
+            idx = np.sort(batches.choice(n, config.batch_size, replace=False))
+            X, y = train_set.X[idx], train_set.y[idx]
+        else:
+            X, y = train_set.X, train_set.y
+        optimizer.lr = learning_rate(config, step)
+        loss = model.loss(config, loss_name, X, y)
+        loss_value = float(loss.data)
+        if not math.isfinite(loss_value) or (history["train_loss"] and loss_value > BLOWUP * (history["train_loss"][0] + 1e-12)):
+            result.status, result.diverged_at = "diverged", step + 1
+            break
+        probe.load_parameters(model.flat_parameters())  # the weights this loss was computed with
+        optimizer.zero_grad()
+        loss.backward()
+        grad_norm = model.grad_norm()
+        optimizer.step()
+        metrics = evaluate(probe, train_set, test_set, loss_name)
+        for key, value in (("step", step + 1), ("train_loss", loss_value), ("grad_norm", grad_norm),
+                           ("lr", optimizer.lr), ("time", time.perf_counter() - start), *metrics.items()):
+            history[key].append(value)
+        if on_step is not None:
+            result.elapsed = time.perf_counter() - start
+            on_step(result)
+    result.params = model.flat_parameters()
+    if result.status != "diverged" and not all(map(math.isfinite, result.params)):
+        result.status, result.diverged_at = "diverged", result.steps_done
+    result.elapsed = time.perf_counter() - start
+    return result
+
+
+# ---- pure evaluation helpers: trained weights in, arrays out
+def network(config, n_features, params):
+    """A numpy-engine net holding the given flat weights (for evaluation)."""
+    net = tensor.TensorMLP(n_features, [*config.hidden, 1], config.activation, config.output_activation, seed=0)
+    net.load_parameters(params)
+    return net
+
+
+def scores_of(net, X):
+    return np.asarray(net(np.asarray(X, dtype=float)).data, dtype=float).reshape(-1)
+
+
+def predict(config, params, X):
+    """Network outputs (scores for classification) for the rows of X."""
+    X = np.asarray(X, dtype=float)
+    return scores_of(network(config, X.shape[1], params), X)
+
+
+def data_loss(loss_name, scores, y):
+    with np.errstate(all="ignore"):
+        if loss_name == "mse":
+            return float(np.mean((scores - y) ** 2))
+        if loss_name == "hinge":
+            return float(np.mean(np.maximum(0.0, 1.0 - y * scores)))
+        t = (y > 0).astype(float)
+        return float(np.mean(np.maximum(scores, 0) - scores * t + np.log1p(np.exp(-np.abs(scores)))))
+
+
+def accuracy(scores, y):
+    return float(np.mean(np.where(scores > 0, 1.0, -1.0) == y))
+
+
+def evaluate(net, train_set, test_set, loss_name):
+    """Train accuracy, test loss and test accuracy of a net (None where they do not apply)."""
+    classify = train_set.task == "classification"
+    out = {"accuracy": accuracy(scores_of(net, train_set.X), train_set.y) if classify else None,
+           "test_loss": None, "test_accuracy": None}
+    if test_set is not None:
+        scores = scores_of(net, test_set.X)
+        out["test_loss"] = data_loss(loss_name, scores, test_set.y)
+        out["test_accuracy"] = accuracy(scores, test_set.y) if classify else None
+    return out
+
+
+def decision_grid(config, params, X, resolution=80, margin=0.5):
+    """(xs, ys, Z): the network's output over a grid covering 2-D inputs X, for a heatmap."""
+    X = np.asarray(X, dtype=float)
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    Z = predict(config, params, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    return xs, ys, Z
+
+
+def confusion(scores, y):
+    """2x2 counts [[true -1 predicted -1, true -1 predicted +1], [true +1 ..., ...]]."""
+    pred = np.where(scores > 0, 1.0, -1.0)
+    return [[int(np.sum((y == t) & (pred == p))) for p in (-1.0, 1.0)] for t in (-1.0, 1.0)]
