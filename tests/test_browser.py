@@ -1,0 +1,58 @@
+"""End-to-end: the real app in headless Chromium."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import ARTIFACTS, open_page, wait_idle
+
+pytestmark = pytest.mark.browser
+PAGES = ["", "Train", "Graph", "Zero_grad_bug", "Compare"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_opens_without_an_exception(page, app_server, path):
+    open_page(page, f"{app_server['url']}/{path}")
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("h1").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / f"page-{path or 'home'}.png"), full_page=True)
+
+
+def test_train_page_trains_and_the_loss_falls(page, app_server):
+    open_page(page, f"{app_server['url']}/Train")
+    # set a slider with the keyboard: focus the thumb of "Steps" and step it up
+    thumb = page.locator(".st-key-w_steps input[type='range']")
+    thumb.wait_for(state="attached")
+    before = int(thumb.get_attribute("value"))
+    thumb.focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelector(\".st-key-w_steps input[type='range']\").value == '%d'" % (before + 20))
+    page.wait_for_url(re.compile(f"steps={before + 20}"))  # the config went into the URL, so the script saw it
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("Train")).click()
+    page.wait_for_selector("text=Saved as run", timeout=60_000)
+    wait_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Final loss")
+    final = float(metric.locator("[data-testid='stMetricValue']").inner_text())
+    delta = metric.locator("[data-testid='stMetricDelta']").inner_text()
+    start = final - float(delta.split()[0])
+    assert final < start
+    # loss curve, decision boundary, predictions vs targets, confusion matrix
+    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(4)
+    expect(page.locator("[data-testid='stPlotlyChart'] .main-svg").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "train-after.png"), full_page=True)
+
+
+def test_zero_grad_page_draws_both_loops(page, app_server):
+    open_page(page, f"{app_server['url']}/Zero_grad_bug")
+    assert page.locator("[data-testid='stException']").count() == 0
+    loss = page.locator(".st-key-zg_loss [data-testid='stPlotlyChart'], [data-testid='stPlotlyChart']").first
+    expect(loss.locator("g.trace.scatter")).to_have_count(3)  # correct, buggy, accumulation
+    legend = " ".join(loss.locator("g.legend text.legendtext").all_text_contents())
+    assert "correct" in legend and "buggy" in legend
+    for line in loss.locator("g.trace.scatter path.js-line").all():
+        assert len(line.get_attribute("d") or "") > 20  # a drawn curve, not an empty path
+    expect(page.locator("[data-testid='stGraphVizChart'] svg g.node").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "zero-grad.png"), full_page=True)

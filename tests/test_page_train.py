@@ -1,0 +1,112 @@
+"""AppTest: the home page and the Train page, driven without a browser."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data import EXAMPLE_CSVS
+from lab.runs import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def app(path, **query):
+    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def finish_training(at):
+    """Click Train, let the background job end, and redraw (as the live fragment would)."""
+    at.button(key="train").click().run()
+    job = at.session_state["job"]
+    assert job.wait(timeout=120)
+    return at.run()
+
+
+def test_home_page_tells_where_runs_are(run_store):
+    RunStore(run_store)  # an empty store
+    at = app("dashboard.py")
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert str(run_store) in text and "0** runs" in text
+
+
+def test_train_page_has_its_widgets(run_store):
+    at = app("pages/1_Train.py")
+    assert not at.exception
+    labels = {w.label for w in [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.select_slider,
+                                *at.sidebar.number_input, *at.sidebar.radio]}
+    assert {"Dataset", "Samples", "Noise", "Test fraction", "Hidden layers", "Neurons per layer", "Activation", "Loss",
+            "Optimizer", "Learning rate", "Steps", "Batch size (0 = full batch)", "L2 penalty", "Seed", "Engine"} <= labels
+    assert at.button(key="train").label == "Train"
+
+
+def test_defaults_train_and_the_run_is_saved(run_store):
+    at = finish_training(app("pages/1_Train.py"))
+    assert not at.exception and not at.warning
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Final loss"]) < 0.1 and metrics["Accuracy (train)"] == "100.0%"
+    runs = RunStore(run_store).list()
+    assert len(runs) == 1 and runs[0]["status"] == "finished"
+    assert f"#{runs[0]['id']}" in at.success[0].value
+    assert len(at.get("plotly_chart")) == 4  # loss, boundary, predictions, confusion
+
+
+def test_diverging_learning_rate_warns_and_saves(run_store):
+    at = app("pages/1_Train.py", lr="10.0", lr_schedule="constant", loss="mse", steps="200", l2="0.0")
+    at = finish_training(at)
+    assert not at.exception
+    assert any("diverged at step" in w.value for w in at.warning)
+    assert RunStore(run_store).list()[0]["status"] == "diverged"
+
+
+def test_link_settings_fill_the_widgets(run_store):
+    at = app("pages/1_Train.py", lr="0.01", steps="42", hidden="8,8,8", activation="tanh", dataset="circles")
+    assert not at.exception
+    assert at.sidebar.select_slider(key="w_lr").value == 0.01
+    assert at.sidebar.slider(key="w_steps").value == 42 and at.sidebar.slider(key="w_layers").value == 3
+    assert at.sidebar.selectbox(key="w_dataset").value == "circles"
+
+
+def test_bad_link_settings_are_explained(run_store):
+    at = app("pages/1_Train.py", lr="-3", steps="many")
+    assert not at.exception
+    assert "not used" in at.warning[0].value
+    assert at.sidebar.slider(key="w_steps").value == 100
+
+
+def test_changing_a_widget_updates_the_link(run_store):
+    at = app("pages/1_Train.py")
+    at.sidebar.slider(key="w_steps").set_value(250).run()
+    assert at.query_params["steps"] == "250"
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"a,b,target\n1,2,1\n3,oops,0\n", "oops"),
+    (b"1,2,3\n4,5,6\n", "header"),
+    (b"x,y,target\n1,2,1\n3,4\n5,6,1\n", "row 3"),
+    (b"\xff\xfe\x00garbage", "UTF-8"),
+])
+def test_bad_csv_shows_the_error_inline(run_store, content, words):
+    at = app("pages/1_Train.py")
+    at.sidebar.selectbox(key="w_dataset").set_value("csv").run()
+    assert at.button(key="train").disabled  # nothing uploaded yet
+    at.sidebar.file_uploader(key="w_csv").set_value(("data.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert at.sidebar.error and words.lower() in at.sidebar.error[0].value.lower()
+    assert at.button(key="train").disabled
+
+
+
+def test_good_csv_trains(run_store):
+    at = app("pages/1_Train.py")
+    at.sidebar.selectbox(key="w_dataset").set_value("csv").run()
+    content = EXAMPLE_CSVS["flowers"].read_bytes()
+    at.sidebar.file_uploader(key="w_csv").set_value(("flowers.csv", content, "text/csv")).run()
+    assert not at.sidebar.error and not at.button(key="train").disabled
+    at = finish_training(at)
+    assert not at.exception
+    run = RunStore(run_store).list()[0]
+    assert run["config"].dataset == "csv" and run["n_features"] == 4
