@@ -283,7 +283,7 @@ class Tensor:
         if not self._prev:
             if self.requires_grad:
                 cg = self.grad
-                self.grad = seed + cg if cg is not None else seed.copy()
+                self.grad = _asarray(seed + cg) if cg is not None else seed.copy()
             return
         order = self._inner_order()
         for node in order:
@@ -587,6 +587,7 @@ def _labels(y):
 def mse(pred, y):
     """Mean squared error mean((p - y)**2). y: array-like, or a Tensor (which then gets a gradient too)."""
     y = y if type(y) is Tensor else _const(y)
+    pred = pred if type(pred) is Tensor else _const(pred)
     d = pred.data - y.data
     out = _add_reduce((d * d).ravel()) / d.size
     return _node(out, (pred, y), "mse", _mse_bw, d)
@@ -603,6 +604,7 @@ def _mse_bw(g, node):
 def hinge(scores, labels):
     """SVM max-margin loss mean(relu(1 - y * score)); labels +-1 (constants)."""
     y = _labels(labels)
+    scores = scores if type(scores) is Tensor else _const(scores)
     token = _quiet_on()
     try:
         m = 1.0 - y * scores.data
@@ -625,6 +627,7 @@ def bce_with_logits(logits, labels):
     Per term max(z, 0) - z*t + log1p(exp(-|z|)) with local gradient
     sigmoid(z) - t, averaged: the formula of micrograd.losses.bce_with_logits."""
     t = (_labels(labels) > 0).astype(_f64)
+    logits = logits if type(logits) is Tensor else _const(logits)
     z = logits.data
     e = np.exp(-np.abs(z))
     terms = _maximum(z, 0.0) - z * t + np.log1p(e)

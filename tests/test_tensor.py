@@ -2,6 +2,7 @@
 import gc
 import warnings
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +18,9 @@ from micrograd.tensor import (LOSSES, Tensor, TensorMLP, bce_with_logits, hinge,
 pytestmark = pytest.mark.filterwarnings("error")
 
 
-def test_imports_our_micrograd():
-    assert "site-packages" not in micrograd.__file__ and ".vendor" not in micrograd.__file__
+def test_imports_this_repositorys_micrograd():
+    # PyPI's micrograd 0.1.0 (the benchmark's reference) must never shadow ours
+    assert Path(micrograd.__file__).resolve().parent == Path(__file__).resolve().parents[1] / "micrograd"
 
 
 # ---------------------------------------------------------------- helpers

@@ -1,0 +1,460 @@
+#!/usr/bin/env python
+"""Benchmark the training step of every engine on the reference problem (docs: shared DESIGN.md).
+
+    python bench/engines.py [--quick]
+
+Reference step: two moons (n=100, noise 0.1, seed 0), MLP 2-16-16-1 with ReLU
+hidden layers and a linear output, hinge loss mean(relu(1 - y*score)) plus
+1e-4 * sum(p^2), plain SGD. Every engine starts from the same initial weights
+(micrograd.nn.init_weights, seed 0) and trains on the same data, so after the
+same number of steps they must report the same loss (relative 1e-9); the script
+exits with status 1 and names the engines that disagree otherwise.
+
+Engines: micrograd 0.1.0 from PyPI (the original, loaded by bench/reference.py
+from .vendor/, never installed into the environment), our scalar engine
+(micrograd.nn.MLP), our numpy engine (micrograd.tensor.TensorMLP), PyTorch
+float64 on one thread, and a hand-written numpy forward/backward.
+
+Timing: time.perf_counter around a block of steps; ms/step is the median over
+repeats of (block time / steps); engines take turns block by block so that a
+noisy machine slows them alike. Model building is not timed. Memory: tracemalloc
+peak of one training step above the memory held before it (torch's tensors live
+in its own C++ allocator, which tracemalloc does not see: its figure is the
+Python side only). BLAS runs on one thread for numpy and torch alike.
+"""
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy and torch load their BLAS
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+import numpy as np  # noqa: E402
+
+import micrograd  # noqa: E402
+from micrograd import losses as scalar_losses  # noqa: E402
+from micrograd import tensor as T  # noqa: E402
+from micrograd.nn import MLP, init_weights  # noqa: E402
+from micrograd.optim import SGD  # noqa: E402
+import reference  # noqa: E402  (bench/reference.py)
+
+if not Path(micrograd.__file__).resolve().is_relative_to(ROOT):
+    sys.exit(f"error: imported micrograd from {micrograd.__file__}, not from this repository")
+
+LR, ALPHA, SEED, NOISE = 0.1, 1e-4, 0, 0.1
+RTOL = 1e-9
+
+
+# ------------------------------------------------------------------ data and initial weights
+def make_moons(n, noise=NOISE, seed=SEED):
+    """Two interleaving half circles the way sklearn.datasets.make_moons draws them
+    (shuffled, then Gaussian noise), from numpy's default_rng(seed); labels -1/+1."""
+    rng = np.random.default_rng(seed)
+    n_out = n // 2
+    n_in = n - n_out
+    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
+    X = np.vstack([np.append(np.cos(t_out), 1 - np.cos(t_in)),
+                   np.append(np.sin(t_out), 1 - np.sin(t_in) - 0.5)]).T
+    y = np.hstack([-np.ones(n_out), np.ones(n_in)])
+    perm = rng.permutation(n)
+    X, y = X[perm], y[perm]
+    X = X + rng.normal(scale=noise, size=X.shape)
+    return X, y
+
+
+def initial_layers(sizes, seed=SEED):
+    """Per layer (W of shape (nin, nout), b of shape (nout,)) from micrograd.nn.init_weights."""
+    return [(np.array([w for w, _ in layer]).T.copy(), np.array([b for _, b in layer]))
+            for layer in init_weights(sizes[0], sizes[1:], seed)]
+
+
+def flat_values(layers):
+    """Lecture order: per layer, per neuron, its weights then its bias."""
+    return [v for W, b in layers for j in range(W.shape[1]) for v in (*W[:, j], b[j])]
+
+
+# ------------------------------------------------------------------ engines: reset() then step() -> loss
+class Original:
+    name = "micrograd 0.1.0 (original)"
+
+    def __init__(self, X, y, sizes):
+        self.ref = reference.load_reference()
+        self.X, self.y, self.sizes = X.tolist(), y.tolist(), sizes
+        self.values = flat_values(initial_layers(sizes))
+
+    def reset(self):
+        self.model = reference.make_mlp(self.ref, self.sizes[0], self.sizes[1:], self.values)
+
+    def step(self):
+        model = self.model
+        loss = reference.hinge_step_loss(model, self.X, self.y, ALPHA)
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= LR * p.grad
+        return float(loss.data)
+
+
+class Scalar:
+    name = "ours: scalar (Value)"
+
+    def __init__(self, X, y, sizes):
+        self.X, self.y, self.sizes = X.tolist(), y.tolist(), sizes
+
+    def reset(self):
+        self.net = MLP(self.sizes[0], self.sizes[1:], activation="relu", output_activation="linear", seed=SEED)
+        self.params = self.net.parameters()
+        self.opt = SGD(self.params, LR)
+
+    def step(self):
+        net = self.net
+        loss = scalar_losses.hinge([net(x) for x in self.X], self.y) + ALPHA * scalar_losses.l2(self.params)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.data
+
+
+class Numpy:
+    name = "ours: numpy (Tensor)"
+
+    def __init__(self, X, y, sizes):
+        self.X, self.y, self.sizes = X, y, sizes
+
+    def reset(self):
+        self.net = T.TensorMLP(self.sizes[0], self.sizes[1:], activation="relu", output_activation="linear",
+                               seed=SEED)
+        self.params = self.net.parameters()
+        self.opt = SGD(self.params, LR)
+
+    def step(self):
+        loss = T.hinge(self.net(self.X), self.y) + ALPHA * T.l2(self.params)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+class Torch:
+    name = "PyTorch f64, 1 thread"
+
+    def __init__(self, X, y, sizes):
+        import torch
+        torch.set_num_threads(1)
+        self.torch = torch
+        self.X = torch.tensor(X, dtype=torch.float64)
+        self.y = torch.tensor(y, dtype=torch.float64)
+        self.layers = initial_layers(sizes)
+
+    def reset(self):
+        torch = self.torch
+        self.params = [torch.tensor(a, dtype=torch.float64, requires_grad=True)
+                       for layer in self.layers for a in layer]
+        self.opt = torch.optim.SGD(self.params, lr=LR)
+
+    def step(self):
+        torch, params = self.torch, self.params
+        h = self.X
+        last = len(params) // 2 - 1
+        for i in range(last + 1):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < last:
+                h = torch.relu(h)
+        scores = h[:, 0]
+        loss = torch.relu(1 - self.y * scores).mean() + ALPHA * sum((p * p).sum() for p in params)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+class HandNumpy:
+    name = "hand-written numpy"
+
+    def __init__(self, X, y, sizes):
+        self.X, self.y, self.layers = X, y, initial_layers(sizes)
+
+    def reset(self):
+        self.params = [(W.copy(), b.copy()) for W, b in self.layers]
+
+    def step(self):
+        X, y, params = self.X, self.y, self.params
+        n = len(y)
+        # forward: keep each layer's input and pre-activation
+        inputs, pre = [], []
+        h = X
+        for i, (W, b) in enumerate(params):
+            inputs.append(h)
+            z = h @ W + b
+            pre.append(z)
+            h = np.maximum(z, 0.0) if i < len(params) - 1 else z
+        scores = h[:, 0]
+        margins = 1.0 - y * scores
+        loss = np.maximum(margins, 0.0).mean() + ALPHA * sum((W * W).sum() + (b * b).sum() for W, b in params)
+        # backward
+        dz = (np.where(margins > 0, -y, 0.0) / n)[:, None]
+        for i in range(len(params) - 1, -1, -1):
+            W, b = params[i]
+            dW = inputs[i].T @ dz
+            db = dz.sum(axis=0)
+            if i:
+                dz = (dz @ W.T) * (pre[i - 1] > 0)
+            W -= LR * (dW + 2 * ALPHA * W)
+            b -= LR * (db + 2 * ALPHA * b)
+        return float(loss)
+
+
+ENGINES = [Original, Scalar, Numpy, Torch, HandNumpy]
+VECTORIZED = [Numpy, Torch, HandNumpy]
+
+
+# ------------------------------------------------------------------ measuring
+def time_engines(engines, steps, repeats, budget=0.0, max_factor=5):
+    """Round-robin timing: each round times one block of `steps[name]` steps per engine.
+
+    Every engine gets `repeats[name]` blocks; engines with more than one repeat then
+    get further rounds while the cell has used less than `budget` seconds (at most
+    max_factor times their repeats), so cheap cells collect more samples.
+    Returns {name: (median ms/step over blocks, losses of the first block)}."""
+    times = {e.name: [] for e in engines}
+    history = {}
+    for e in engines:
+        if steps[e.name] >= 10:  # warm up: caches, allocators, lazy initialisation
+            e.reset()
+            for _ in range(3):
+                e.step()
+    started = time.perf_counter()
+    r = 0
+    while True:
+        due = [e for e in engines
+               if r < repeats[e.name]
+               or (repeats[e.name] > 1 and r < max_factor * repeats[e.name]
+                   and time.perf_counter() - started < budget)]
+        if not due:
+            break
+        for e in due:
+            e.reset()
+            n = steps[e.name]
+            gc.collect()
+            losses = []
+            start = time.perf_counter()
+            for _ in range(n):
+                losses.append(e.step())
+            elapsed = time.perf_counter() - start
+            times[e.name].append(elapsed / n * 1e3)
+            history.setdefault(e.name, losses)
+        r += 1
+    return {name: (statistics.median(ts), history[name]) for name, ts in times.items()}
+
+
+def peak_step_memory(engine, warm=True):
+    """tracemalloc: peak bytes allocated during one step above what was held before it."""
+    engine.reset()
+    if warm:
+        engine.step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        engine.step()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def memory_over_steps(engine, steps):
+    """tracemalloc current (bytes) after each step, and the peak, over `steps` steps."""
+    engine.reset()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        current = []
+        for _ in range(steps):
+            engine.step()
+            current.append(tracemalloc.get_traced_memory()[0])
+        return current, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def rel_diff(a, b):
+    if a == b:
+        return 0.0
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return np.inf
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def fmt_ms(ms):
+    return "-" if ms is None else (f"{ms:.4g}" if ms < 1000 else f"{ms:,.0f}")
+
+
+def fmt_bytes(b):
+    return f"{b / 2**20:.3f} MiB" if b >= 2**20 else f"{b / 2**10:.1f} KiB"
+
+
+# ------------------------------------------------------------------ the run
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats, skip the slowest cells (<1 min)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+
+    n_check = 3 if quick else 5             # steps every engine runs from the initial weights: the loss check
+    fast_steps, fast_reps, fast_budget = (50, 25, 4.0) if quick else (100, 41, 15.0)
+    scalar_steps, scalar_reps = (n_check, 3) if quick else (10, 5)
+    orig_steps, orig_reps = n_check, 1 if quick else 2
+    flat_steps = 12 if quick else 40
+    scale_steps, scale_reps, scale_budget = (10, 7, 1.0) if quick else (25, 15, 4.0)
+    torch_version = __import__("torch").__version__
+
+    started = time.perf_counter()
+    sizes = [2, 16, 16, 1]
+    X, y = make_moons(100)
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    print(f"Reference step: two moons n=100 noise={NOISE} seed={SEED}; MLP {'-'.join(map(str, sizes))} "
+          f"({n_params} parameters), ReLU hidden, linear output; hinge + {ALPHA:g}*sum(p^2); SGD lr={LR}")
+    print(f"{'quick' if quick else 'full'} run: Python {platform.python_version()}, numpy {np.__version__}, "
+          f"torch {torch_version}, {os.cpu_count()} CPUs, BLAS threads 1; "
+          f"ms/step = median over repeats, engines interleaved")
+    engines = [cls(X, y, sizes) for cls in ENGINES]
+    for e in engines:
+        e.reset()  # the first torch.optim.SGD() imports torch._dynamo: a large heap of long-lived objects
+    gc.collect()
+    gc.freeze()  # keep that long-lived heap out of every later collection, as in a small script
+    by_name = {e.name: e for e in engines}
+    steps = {e.name: fast_steps for e in engines}
+    reps = {e.name: fast_reps for e in engines}
+    steps[Original.name], reps[Original.name] = orig_steps, orig_reps
+    steps[Scalar.name], reps[Scalar.name] = scalar_steps, scalar_reps
+
+    results = time_engines(engines, steps, reps, budget=fast_budget)
+    # one traced step of the original costs seconds (tracemalloc slows its ~65k-node graph down): full runs only
+    memory = {e.name: peak_step_memory(e, warm=not isinstance(e, Original)) for e in engines
+              if not (quick and isinstance(e, Original))}
+
+    torch_ms = results[Torch.name][0]
+    print()
+    print(f"{'engine':<28} {'ms/step':>10} {'x torch':>9} {'peak mem/step*':>15} {f'loss@{n_check}':>20} "
+          f"{f'loss@{fast_steps}':>20}")
+    for e in engines:
+        ms, hist = results[e.name]
+        long_loss = f"{hist[fast_steps - 1]:.15g}" if len(hist) >= fast_steps else "-"
+        mem = fmt_bytes(memory[e.name]) + ("**" if isinstance(e, Torch) else "") if e.name in memory else "-"
+        ratio = f"{ms / torch_ms:,.0f}x" if ms / torch_ms >= 100 else f"{ms / torch_ms:.3g}x"
+        print(f"{e.name:<28} {fmt_ms(ms):>10} {ratio:>9} {mem:>15} {hist[n_check - 1]:>20.15g} "
+              f"{long_loss:>20}")
+    print("*  tracemalloc: peak traced bytes during one step above the bytes held before it")
+    print("** torch allocates tensor storage in C++, outside tracemalloc's view: Python-side objects only")
+    if quick:
+        print("-  the original's memory is measured in full runs only (one traced step takes several seconds)")
+
+    # ---- the loss check
+    failures = []
+    ref_name = Scalar.name
+    ref_loss = results[ref_name][1][n_check - 1]
+    worst = 0.0
+    for e in engines:
+        d = rel_diff(results[e.name][1][n_check - 1], ref_loss)
+        worst = max(worst, d)
+        if d > RTOL:
+            failures.append(f"{e.name}: loss@{n_check} {results[e.name][1][n_check - 1]!r} vs {ref_loss!r} "
+                            f"({ref_name}), relative {d:.2e}")
+    long_ref = results[Numpy.name][1][fast_steps - 1]
+    for cls in VECTORIZED:
+        d = rel_diff(results[cls.name][1][fast_steps - 1], long_ref)
+        worst = max(worst, d)
+        if d > RTOL:
+            failures.append(f"{cls.name}: loss@{fast_steps} {results[cls.name][1][fast_steps - 1]!r} vs "
+                            f"{long_ref!r} ({Numpy.name}), relative {d:.2e}")
+    print()
+    if failures:
+        print(f"LOSS CHECK FAILED (relative tolerance {RTOL:g}):")
+        for f in failures:
+            print("  " + f)
+    else:
+        print(f"loss check: all engines agree (largest relative difference {worst:.1e} <= {RTOL:g})")
+
+    # ---- targets
+    orig_ms, scalar_ms, numpy_ms = (results[c.name][0] for c in (Original, Scalar, Numpy))
+    hand_ms = results[HandNumpy.name][0]
+    speedup = orig_ms / scalar_ms
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
+    print(f"scalar engine vs micrograd 0.1.0: {speedup:.1f}x faster (target >= 20x: {verdict(speedup >= 20)})")
+    print(f"numpy engine vs PyTorch f64 1 thread: {numpy_ms / torch_ms:.2f}x the time "
+          f"(target <= 0.5x: {verdict(numpy_ms <= 0.5 * torch_ms)})")
+    print(f"numpy engine vs hand-written numpy: {numpy_ms / hand_ms:.2f}x the time "
+          f"(target <= 1.5x: {verdict(numpy_ms <= 1.5 * hand_ms)})")
+
+    # ---- scalar memory stays flat
+    current, peak = memory_over_steps(by_name[Scalar.name], flat_steps)
+    growth = current[-1] - current[9]
+    flat = abs(growth) < 64 * 1024
+    print(f"scalar engine memory (tracemalloc current after a step): step 10 {fmt_bytes(current[9])}, "
+          f"step {flat_steps} {fmt_bytes(current[-1])} ({growth:+,d} bytes; peak {fmt_bytes(peak)}): "
+          f"{'flat' if flat else 'GROWING'}")
+    if not flat:
+        failures.append(f"scalar engine memory grew by {growth:,d} bytes between step 10 and step {flat_steps}")
+
+    # ---- scaling
+    def scaling(title, cells, slow_ok):
+        """cells: [(label, sizes, n)]; slow_ok(label) -> whether the scalar engine runs that cell."""
+        rows = {cls.name: [] for cls in [Scalar] + VECTORIZED}
+        for label, sz, n in cells:
+            Xs, ys = make_moons(n)
+            es = [cls(Xs, ys, sz) for cls in VECTORIZED]
+            st = {e.name: scale_steps for e in es}
+            rp = {e.name: scale_reps for e in es}
+            if slow_ok(label):
+                es.insert(0, Scalar(Xs, ys, sz))
+                st[Scalar.name], rp[Scalar.name] = 2, 1
+            res = time_engines(es, st, rp, budget=scale_budget)
+            for name in rows:
+                rows[name].append(res[name][0] if name in res else None)
+            last = {name: res[name][1][-1] for name in res if len(res[name][1]) == scale_steps}
+            for name, value in last.items():
+                d = rel_diff(value, last[Numpy.name])
+                if d > RTOL:
+                    failures.append(f"{title} {label}: {name} loss@{scale_steps} {value!r} vs "
+                                    f"{last[Numpy.name]!r} ({Numpy.name}), relative {d:.2e}")
+        print()
+        print(f"{title} (ms/step)".ljust(36) + "".join(f"{label:>11}" for label, _, _ in cells))
+        for name, values in rows.items():
+            print(f"{name:<36}" + "".join(f"{fmt_ms(v):>11}" for v in values))
+        for other in (Torch.name, HandNumpy.name):
+            ratios = [f"{a / b:.2f}x" for a, b in zip(rows[Numpy.name], rows[other])]
+            print(f"{'  numpy engine / ' + other.split(',')[0]:<36}" + "".join(f"{r:>11}" for r in ratios))
+
+    scaling("samples, MLP 2-16-16-1", [(f"n={n:,}", sizes, n) for n in (100, 1000, 10000)],
+            lambda label: label == "n=100" or (not quick and label == "n=1,000"))
+    scaling("width w, MLP 2-w-w-1, n=100", [(f"w={w}", [2, w, w, 1], 100) for w in (16, 64, 256)],
+            lambda label: label == "w=16" or (not quick and label == "w=64"))
+    print("('-': the scalar engine is skipped where a step takes seconds; it runs 2 steps elsewhere)")
+
+    print()
+    print(f"total time {time.perf_counter() - started:.1f} s")
+    if failures:
+        print("FAILED:")
+        for f in failures:
+            print("  " + f)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
