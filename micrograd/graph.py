@@ -21,7 +21,7 @@ import graphviz
 
 from .engine import Value
 
-__all__ = ["GraphTooLarge", "draw_dot", "graph_size", "neuron_groups", "find_neurons",
+__all__ = ["GraphTooLarge", "draw_dot", "graph_size", "edge_count", "neuron_groups", "find_neurons",
            "to_svg", "format_number", "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR"]
 
 DEFAULT_MAX_NODES = 400
@@ -165,6 +165,14 @@ def graph_size(root, groups=None):
     grouped Values emit nothing else."""
     layout = _Layout(root, groups or {})
     return len(layout.values) + len(layout.group_id), len(layout.ops)
+
+
+def edge_count(root, groups=None):
+    """Number of edges draw_dot would emit for `root` with `groups` (as in graph_size).
+
+    Collapsed nets have few nodes but up to fan_in x fan_out edges between two
+    layers, and edges cost the browser's layout time too."""
+    return len(_Layout(root, groups or {}).edges())
 
 
 # ---------------------------------------------------------------- drawing

@@ -9,7 +9,7 @@ Leaves are labelled as in the lecture.
 from .engine import Value
 from .nn import MLP
 
-__all__ = ["PRESETS", "PRESET_DEFAULTS", "build_preset", "mlp_lecture",
+__all__ = ["PRESETS", "PRESET_DEFAULTS", "build_preset", "mlp_lecture", "net_loss",
            "expression_l", "tanh_neuron", "tanh_via_exp", "a_plus_a", "mlp_loss"]
 
 
@@ -99,17 +99,39 @@ def mlp_lecture(values=None):
     "L1N0.b". Pass `net` to draw_dot(collapse=net) to draw one node per neuron."""
     v = _inputs(_MLP_INPUTS, values)
     net = MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh", seed=0)
+    loss, leaves = net_loss(net, [v["x0"], v["x1"], v["x2"]], v["y"])
+    return net, [leaves[f"x{i}"] for i in range(3)], loss
+
+
+def net_loss(net, x, y, params=None):
+    """(loss, leaves) of one forward pass of a micrograd.nn MLP on one sample.
+
+    The parameters are labelled like "L1N0.w2" / "L1N0.b" (layer 1, neuron 0);
+    `params` ({label: float}, other names ignored) overrides their data first,
+    so a finite-difference check can nudge one weight at a time. The inputs
+    are leaves labelled x0, x1, ... shared by the first layer, the target a
+    leaf labelled y; loss = (out - y)**2, built with fused=False (one node per
+    * and +). leaves: {label: Value} of the inputs, the target and every
+    parameter."""
+    params = params or {}
+    leaves = {}
+    xs = [Value(float(xi), label=f"x{i}") for i, xi in enumerate(x)]
+    leaves.update((v.label, v) for v in xs)
     for li, layer in enumerate(net.layers, 1):
         for ni, neuron in enumerate(layer.neurons):
             for wi, w in enumerate(neuron.w):
                 w.label = f"L{li}N{ni}.w{wi}"
             neuron.b.label = f"L{li}N{ni}.b"
-    xs = [Value(v[f"x{i}"], label=f"x{i}") for i in range(3)]
+            for p in neuron.parameters():
+                if p.label in params:
+                    p.data = float(params[p.label])
+                leaves[p.label] = p
     out = net(xs, fused=False); out.label = "out"
-    y = Value(v["y"], label="y")
-    diff = out - y; diff.label = "out - y"
+    target = Value(float(y), label="y")
+    leaves["y"] = target
+    diff = out - target; diff.label = "out - y"
     loss = diff ** 2; loss.label = "loss"
-    return net, xs, loss
+    return loss, leaves
 
 
 @_preset(_MLP_INPUTS)
