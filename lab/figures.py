@@ -26,17 +26,22 @@ def smooth(values, weight):
     return out
 
 
-def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss"):
-    """curves: [{"name", "history", "color"}]; draws train (solid) and test (dotted) loss."""
+def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss", as_arrays=False):
+    """curves: [{"name", "history", "color"}]; draws train (solid) and test (dotted) loss.
+
+    as_arrays: hand plotly numpy arrays instead of lists, for many long curves: it validates
+    them about 8x faster and sends them as binary ({"dtype", "bdata"} in the figure's JSON)."""
     fig = go.Figure()
     for c in curves:
         h = c["history"]
-        xs = h[x_key]
+        xs = np.asarray(h[x_key], dtype=float) if as_arrays else h[x_key]
         for key, dash, suffix in (("train_loss", "solid", "train"), ("test_loss", "dot", "test")):
             ys = h.get(key) or []
             if not any(v is not None for v in ys):
                 continue
-            fig.add_trace(go.Scatter(x=xs, y=smooth(ys, smoothing), mode="lines", name=f"{c['name']} ({suffix})",
+            ys = smooth(ys, smoothing)
+            fig.add_trace(go.Scatter(x=xs, y=np.array(ys, dtype=float) if as_arrays else ys, mode="lines",
+                                     name=f"{c['name']} ({suffix})",
                                      line=dict(color=c.get("color"), dash=dash),
                                      hovertemplate=f"{suffix} loss %{{y:.4g}}<br>{x_key} %{{x:.4g}}<extra>{c['name']}</extra>"))
     fig.update_layout(title=title, xaxis_title="step" if x_key == "step" else "wall time (s)",
@@ -86,7 +91,8 @@ def confusion_figure(matrix, classes=("-1", "+1")):
     fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", showscale=False,
                                text=matrix, texttemplate="%{text}", textfont=dict(size=18),
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>"))
-    fig.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis=dict(title="true", autorange="reversed"),
+    fig.update_layout(title="Confusion matrix", xaxis=dict(title="predicted", type="category"),
+                      yaxis=dict(title="true", autorange="reversed", type="category"),
                       **{**LAYOUT, "height": 300})
     return fig
 
@@ -131,7 +137,8 @@ def bar_figure(names, values, colors, title, y_title):
 
 def heatmap_figure(x_values, y_values, Z, x_title, y_title, title, text=None, z_title="final loss"):
     fig = go.Figure(go.Heatmap(x=[str(v) for v in x_values], y=[str(v) for v in y_values], z=Z, colorscale="Viridis_r",
-                               colorbar=dict(title=z_title), text=text, texttemplate="%{z:.3g}",
+                               colorbar=dict(title=z_title), text=text,
+                               texttemplate="%{z:.3g}" if text is None else "%{text}",
                                hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y}}<br>{z_title} %{{z:.4g}}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, xaxis_type="category",
                       yaxis_type="category", **LAYOUT)
