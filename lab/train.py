@@ -61,21 +61,29 @@ def learning_rate(config, step):
     return config.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))  # cosine
 
 
-class ScalarModel:
+class Model:
+    """One engine's network, loss and gradient, behind the same four methods."""
+    lib = None  # the engine's module of losses and penalties
+
+    def loss(self, config, loss_name, X, y):
+        total = self.lib.LOSSES[loss_name](*self.forward(X, y))
+        if config.l2:
+            total = total + config.l2 * self.lib.l2(self.params)
+        if config.l1:
+            total = total + config.l1 * self.lib.l1(self.params)
+        return total
+
+
+class ScalarModel(Model):
     """The lecture's engine: one Value per number."""
+    lib = scalar_losses
 
     def __init__(self, config, nin):
         self.net = MLP(nin, [*config.hidden, 1], config.activation, config.output_activation, seed=config.seed)
         self.params = self.net.parameters()
 
-    def loss(self, config, loss_name, X, y):
-        scores = [self.net(list(row)) for row in X.tolist()]
-        total = scalar_losses.LOSSES[loss_name](scores, y.tolist())
-        if config.l2:
-            total = total + config.l2 * scalar_losses.l2(self.params)
-        if config.l1:
-            total = total + config.l1 * scalar_losses.l1(self.params)
-        return total
+    def forward(self, X, y):
+        return [self.net(row) for row in X.tolist()], y.tolist()
 
     def grad_norm(self):
         return math.sqrt(sum(p.grad * p.grad for p in self.params))
@@ -84,21 +92,17 @@ class ScalarModel:
         return [p.data for p in self.params]
 
 
-class NumpyModel:
-    """The vectorized engine: one node per array op."""
+class NumpyModel(Model):
+    """The vectorized engine: one node per layer."""
+    lib = tensor
 
     def __init__(self, config, nin):
         self.net = tensor.TensorMLP(nin, [*config.hidden, 1], config.activation, config.output_activation,
                                     seed=config.seed)
         self.params = self.net.parameters()
 
-    def loss(self, config, loss_name, X, y):
-        total = tensor.LOSSES[loss_name](self.net(X), y)
-        if config.l2:
-            total = total + config.l2 * tensor.l2(self.params)
-        if config.l1:
-            total = total + config.l1 * tensor.l1(self.params)
-        return total
+    def forward(self, X, y):
+        return self.net(X), y
 
     def grad_norm(self):
         with np.errstate(over="ignore", invalid="ignore"):

@@ -120,17 +120,7 @@ class Value:
 
     # ---- backpropagation
     def topo_order(self):
-        """Every node of the graph, each after all of its children (iterative DFS)."""
-        order, seen, stack = [], set(), [(self, False)]
-        while stack:
-            node, children_done = stack.pop()
-            if children_done:
-                order.append(node)
-            elif node not in seen:
-                seen.add(node)
-                stack.append((node, True))
-                stack.extend((c, False) for c in node._prev if c not in seen)
-        return order
+        return topological_order(self)
 
     def backward(self):
         """Fill in d(self)/d(node) for every node of the graph.
@@ -148,6 +138,20 @@ class Value:
             g = node.grad
             for child, local in zip(node._prev, node._local):
                 child.grad += local * g
+
+
+def topological_order(root):
+    """Every node of root's graph, each after all of its children (iterative DFS: no recursion limit)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((c, False) for c in node._prev if c not in seen)
+    return order
 
 
 # ---- float64 semantics like PyTorch, where Python's float ops would raise

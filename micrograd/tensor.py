@@ -29,6 +29,7 @@ rounding.
 """
 import numpy as np
 
+from .engine import topological_order
 from .nn import ACTIVATIONS, init_weights
 
 __all__ = ["Tensor", "TensorMLP", "linear", "mse", "hinge", "bce_with_logits", "l1", "l2", "LOSSES",
@@ -241,17 +242,8 @@ class Tensor:
 
     # ---- backpropagation
     def topo_order(self):
-        """Every node of the graph (leaves too), each after all of its children (iterative DFS)."""
-        order, seen, stack = [], set(), [(self, False)]
-        while stack:
-            node, children_done = stack.pop()
-            if children_done:
-                order.append(node)
-            elif node not in seen:
-                seen.add(node)
-                stack.append((node, True))
-                stack.extend((c, False) for c in node._prev if c not in seen)
-        return order
+        """Every node of the graph (leaves too), each after all of its children."""
+        return topological_order(self)
 
     def _inner_order(self):
         """The non-leaf nodes only, each after all of its non-leaf children."""
