@@ -50,6 +50,10 @@ def default_path():
     return os.environ.get(ENV_VAR) or "runs.sqlite"
 
 
+def _is_number(v):
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def _finite_or_none(x):
     return x if x is None or math.isfinite(x) else None
 
@@ -195,6 +199,13 @@ class RunStore:
                 raise RunStoreError(f"{where}: expected {expected} weights for this architecture")
             if not all(v is None or isinstance(v, (int, float)) for k in HISTORY_KEYS for v in history[k]):
                 raise RunStoreError(f"{where}: history values must be numbers")
+            if not all(_is_number(v) for v in params):
+                raise RunStoreError(f"{where}: the weights must be numbers")
+            if run["task"] not in ("classification", "regression"):
+                raise RunStoreError(f"{where}: task must be classification or regression")
+            for key in ("created", "elapsed", "final_loss", "final_test_loss", "final_accuracy", "diverged_at"):
+                if not (run.get(key) is None or _is_number(run[key])):
+                    raise RunStoreError(f"{where}: {key} must be a number, got {run[key]!r}")
             return dict(name=str(run.get("name") or f"imported run {i}"), created=float(run.get("created", time.time())),
                         status=run["status"], config=json.dumps(config.to_dict()), task=str(run["task"]),
                         n_features=n_features, steps_done=lengths.pop(), diverged_at=run.get("diverged_at"),

@@ -1,0 +1,323 @@
+"""UI-free helpers of the Compare page: the runs table, the selection in the URL, config diffs,
+final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here."""
+import math
+import threading
+import time
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from .config import ConfigError, TrainConfig
+from .figures import run_color
+from .runs import RunStoreError
+from .sweep import format_value, run_sweep
+
+TABLE_COLUMNS = ["id", "name", "dataset", "architecture", "activation", "optimizer", "lr", "steps", "status",
+                 "train loss", "test loss", "accuracy", "created", "sweep"]
+CONFIG_FIELDS = [f.name for f in fields(TrainConfig)]
+METRICS = {  # label on the page -> a run summary's key, or else the history key whose last value it is
+    "final train loss": "final_loss",
+    "final test loss": "final_test_loss",
+    "final accuracy (train)": "final_accuracy",
+    "final test accuracy": "test_accuracy",
+    "training time (s)": "elapsed",
+}
+MAX_SIDE_BY_SIDE = 4
+SWEEP_EXAMPLES = {  # values offered when a field is picked for a sweep
+    "lr": "0.01, 0.1, 0.5", "hidden": "4, 8, 16-16", "seed": "0, 1, 2", "data_seed": "0, 1, 2",
+    "activation": "tanh, relu, sigmoid", "optimizer": "sgd, adam", "steps": "50, 100, 200", "l2": "0, 0.0001, 0.01",
+    "momentum": "0, 0.5, 0.9", "batch_size": "0, 16, 32", "n": "50, 100, 200", "noise": "0.05, 0.1, 0.2",
+    "lr_schedule": "constant, linear, cosine", "loss": "hinge, bce, mse"}
+
+
+# ---------------------------------------------------------------- the runs table
+def architecture(run):
+    return run["config"].architecture(run["n_features"])
+
+
+def runs_table(summaries):
+    """One row per run summary (RunStore.list()), in the given order, with the table's columns."""
+    rows = []
+    for r in summaries:
+        cfg = r["config"]
+        rows.append({"id": r["id"], "name": r["name"], "dataset": cfg.dataset, "architecture": architecture(r),
+                     "activation": cfg.activation, "optimizer": cfg.optimizer, "lr": cfg.lr,
+                     "steps": r["steps_done"], "status": r["status"], "train loss": r["final_loss"],
+                     "test loss": r["final_test_loss"], "accuracy": r["final_accuracy"],
+                     "created": datetime.fromtimestamp(r["created"]), "sweep": r["sweep"] or ""})
+    df = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    for col in ("train loss", "test loss", "accuracy"):
+        df[col] = df[col].astype(float)
+    return df
+
+
+def filter_table(df, text="", statuses=(), datasets=()):
+    """Rows whose name, sweep, dataset, architecture, activation or optimizer contain every word of
+    `text` (any case), with a status in `statuses` and a dataset in `datasets` (empty: any)."""
+    keep = pd.Series(True, index=df.index)
+    if statuses:
+        keep &= df["status"].isin(list(statuses))
+    if datasets:
+        keep &= df["dataset"].isin(list(datasets))
+    words = str(text).lower().split()
+    if words:
+        haystack = (df["name"] + " " + df["sweep"] + " " + df["dataset"] + " " + df["architecture"] + " "
+                    + df["activation"] + " " + df["optimizer"] + " #" + df["id"].astype(str)).str.lower()
+        for word in words:
+            keep &= haystack.str.contains(word, regex=False)
+    return df[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- the selection and links
+def parse_ids(text):
+    """'3,7, 3' -> ([3, 7], []); junk is returned apart: '3,x' -> ([3], ['x'])."""
+    ids, bad = [], []
+    for part in str(text or "").replace(" ", ",").split(","):
+        if not part:
+            continue
+        if part.lstrip("#").isdigit():
+            value = int(part.lstrip("#"))
+            if value not in ids:
+                ids.append(value)
+        else:
+            bad.append(part)
+    return ids, bad
+
+
+def format_ids(ids):
+    return ",".join(str(i) for i in ids)
+
+
+def compare_link(ids):
+    return "Compare?" + urlencode({"runs": format_ids(ids)}, safe=",")
+
+
+def train_link(config):
+    """The Train page with this config in its URL ("re-run this config")."""
+    return "Train?" + urlencode(config.to_query())
+
+
+def run_label(run):
+    return f"#{run['id']} {run['name']}"
+
+
+def short_label(run, width=22):
+    """'#3 name' cut to `width` characters (None: not cut), for legends and headers. A sweep's runs
+    drop the sweep's name, which they share: '#31 lr=0.1 hidden=8'."""
+    name, sweep = run["name"], run.get("sweep")
+    if sweep and name.startswith(sweep + " "):
+        name = name[len(sweep) + 1:]
+    label = f"#{run['id']} {name}"
+    return label if width is None or len(label) <= width else label[:width - 1] + "…"
+
+
+def legend_below(fig, n_entries):
+    """Several runs: the legend under the plot, the plot taller by the legend's rows. Many runs: a
+    scrolling legend at the right instead."""
+    if n_entries > 12:
+        fig.update_layout(height=560, margin=dict(l=60, r=20, t=50, b=50),
+                          legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02))
+        return fig
+    rows = math.ceil(n_entries / 3)
+    fig.update_layout(height=400 + 22 * rows, margin=dict(l=60, r=20, t=50, b=90 + 22 * rows),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0,
+                                  entrywidth=0.33, entrywidthmode="fraction"))
+    return fig
+
+
+def loss_span(runs):
+    """Orders of magnitude between the smallest and largest positive train loss of the runs."""
+    values = [v for r in runs for v in r["history"]["train_loss"] if v is not None and v > 0 and math.isfinite(v)]
+    return math.log10(max(values) / min(values)) if values else 0.0
+
+
+def curves(runs):
+    """loss_figure() input: one curve per run, coloured by run_color(id)."""
+    return [{"name": short_label(r, 36), "history": r["history"], "color": run_color(r["id"])} for r in runs]
+
+
+# ---------------------------------------------------------------- diffs and metrics
+def _shown(name, value):
+    if name == "hidden":
+        return "-".join(map(str, value)) or "none"
+    if name == "csv_path":
+        return Path(value).name if value else ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def differing_fields(configs):
+    """Config fields whose value is not the same in every config, in TrainConfig order."""
+    return [name for name in CONFIG_FIELDS if len({getattr(c, name) for c in configs}) > 1]
+
+
+def config_diff(runs, show_all=False):
+    """Parameters table: one row per config field, one column per run. Only the fields that
+    differ, unless show_all (or fewer than two runs, where nothing can differ)."""
+    configs = [r["config"] for r in runs]
+    names = CONFIG_FIELDS if show_all or len(runs) < 2 else differing_fields(configs)
+    table = pd.DataFrame({short_label(r, 30): [_shown(n, getattr(r["config"], n)) for n in names] for r in runs},
+                         index=pd.Index(names, name="field"))
+    return table
+
+
+def metric_values(runs, label):
+    """The final value of a METRICS entry for each run (None where it does not apply)."""
+    key = METRICS[label]
+    out = []
+    for r in runs:
+        if key in r:
+            value = r[key]
+        else:
+            values = [v for v in r["history"].get(key, []) if v is not None]
+            value = values[-1] if values else None
+        out.append(value if value is None or math.isfinite(value) else None)
+    return out
+
+
+def figure_problem(run):
+    """Why the data figures of a run cannot be drawn (None when they can)."""
+    cfg = run["config"]
+    if cfg.dataset == "csv" and not Path(cfg.csv_path).is_file():
+        return f"The CSV file of this run is gone ({Path(cfg.csv_path).name or 'no file'}): its data cannot be redrawn."
+    if run["status"] == "diverged" or not all(p is not None and math.isfinite(p) for p in run["params"]):
+        return "This run diverged (its loss became infinite): there is no trained network to draw."
+    return None
+
+
+def compact(fig, columns):
+    """A result figure fitted to one of `columns` side-by-side columns: legend below, no colour bar
+    when the columns are narrow."""
+    fig.update_layout(height=400, margin=dict(l=50, r=10, t=50, b=60), title_font_size=14,
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
+    if columns > 2:
+        fig.update_traces(showscale=False, selector=dict(type="contour"))
+    return fig
+
+
+# ---------------------------------------------------------------- sweeps
+def sweep_names(summaries):
+    """{sweep name: number of runs}, newest sweep first (summaries come newest first)."""
+    out = {}
+    for r in summaries:
+        if r["sweep"]:
+            out[r["sweep"]] = out.get(r["sweep"], 0) + 1
+    return out
+
+
+def _sort_key(value):
+    """Axis order: numbers by value, hidden layers by widths, words alphabetically."""
+    if isinstance(value, (int, float)):
+        return (0, value, ())
+    return (1, 0, value) if isinstance(value, tuple) else (2, 0, (str(value),))
+
+
+def _position_in_name(field, runs):
+    """Where `field=` appears in run_sweep's run names ('sweep-1 lr=0.1 hidden=8'): the grid's axis order."""
+    positions = [r["name"].find(f" {field}=") for r in runs]
+    found = [p for p in positions if p >= 0]
+    return min(found) if found else len(CONFIG_FIELDS) * 100 + CONFIG_FIELDS.index(field)
+
+
+def sweep_view(runs, names=None, metric="final_loss"):
+    """The grid of a sweep's runs, for a heatmap.
+
+    names: the swept fields (inferred when None: the config fields that differ; at most two are
+    drawn). Returns {"names", "x", "y", "z", "ids", "status"}: x and y are the axis values as
+    labels (y is [""] for a one-field sweep), z[j][i] the metric of the cell, ids[j][i] its run
+    id (None where no run), text[j][i] its label ("diverged" has no value: its last finite loss
+    would swamp the colour scale). When one cell ran more than once, the newest run is shown."""
+    configs = [r["config"] for r in runs]
+    if names is None:
+        names = sorted(differing_fields(configs), key=lambda n: _position_in_name(n, runs))[:2] or ["seed"]
+    names = list(names)
+    axes = [sorted({getattr(c, n) for c in configs}, key=_sort_key) for n in names]
+    x_values, y_values = axes[0], (axes[1] if len(axes) > 1 else [None])
+    z = [[None] * len(x_values) for _ in y_values]
+    ids = [[None] * len(x_values) for _ in y_values]
+    status = [[""] * len(x_values) for _ in y_values]
+    text = [["not run"] * len(x_values) for _ in y_values]
+    for r in sorted(runs, key=lambda r: r["id"]):
+        cfg = r["config"]
+        i = x_values.index(getattr(cfg, names[0]))
+        j = y_values.index(getattr(cfg, names[1])) if len(names) > 1 else 0
+        value = r.get(metric)
+        finite = value is not None and math.isfinite(value) and r["status"] != "diverged"
+        z[j][i] = value if finite else None
+        ids[j][i], status[j][i] = r["id"], r["status"]
+        text[j][i] = "diverged" if r["status"] == "diverged" else (f"{value:.3g}" if finite else "–") + \
+            (" (stopped)" if r["status"] == "stopped" else "")
+    return {"names": names, "x": [format_value(names[0], v) for v in x_values],
+            "y": [format_value(names[1], v) for v in y_values] if len(names) > 1 else [""],
+            "z": z, "ids": ids, "status": status, "text": text}
+
+
+def sweep_table(runs, names):
+    """One row per run of a sweep: the swept values, status, final metrics and a link to it."""
+    rows = []
+    for r in sorted(runs, key=lambda r: tuple(_sort_key(getattr(r["config"], n)) for n in names)):
+        row = {n: format_value(n, getattr(r["config"], n)) for n in names}
+        row.update({"run": f"#{r['id']}", "status": r["status"], "train loss": r["final_loss"],
+                    "test loss": r["final_test_loss"], "accuracy": r["final_accuracy"],
+                    "link": compare_link([r["id"]])})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*names, "run", "status", "train loss", "test loss", "accuracy", "link"])
+
+
+class SweepJob:
+    """A sweep in a background thread, so a page can poll its progress and cancel it."""
+
+    def __init__(self, grid, store, name, workers=None, scheduler=None):
+        self.grid, self.store, self.name = grid, store, name
+        self.workers, self.scheduler = workers, scheduler
+        self.total = len(grid.configs)
+        self.finished = 0
+        self.ids = [None] * self.total   # run id per cell, filled in as cells finish
+        self.error = None                # a message for the user
+        self.started = time.perf_counter()
+        self.elapsed = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        try:
+            run_sweep(self.grid, self.store, self.name, workers=self.workers, scheduler=self.scheduler,
+                      on_done=self._on_done, on_result=self._on_result, should_stop=self._stop.is_set)
+        except (ConfigError, RunStoreError) as e:
+            self.error = str(e)
+        except Exception as e:  # shown on the page instead of a traceback
+            self.error = f"the sweep failed: {type(e).__name__}: {e}"
+        self.elapsed = time.perf_counter() - self.started
+        self._done.set()
+
+    def _on_done(self, finished, total):
+        self.finished = finished
+
+    def _on_result(self, index, run_id):
+        self.ids[index] = run_id
+
+    def cancel(self):
+        self._stop.set()
+
+    @property
+    def cancelled(self):
+        return self._stop.is_set()
+
+    @property
+    def done(self):
+        return self._done.is_set()
+
+    def wait(self, timeout=None):
+        return self._done.wait(timeout)
+
+    def saved_ids(self):
+        return [i for i in self.ids if i is not None]

@@ -1,0 +1,260 @@
+"""lab/compare.py and the store/figure helpers the Compare page stands on (no Streamlit)."""
+import json
+import math
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from lab import compare as cmp
+from lab.config import TrainConfig
+from lab.figures import loss_figure, run_color, smooth
+from lab.runs import RunStore, RunStoreError
+from lab.sweep import parse_grid, run_sweep
+from lab.train import train
+
+SMALL = TrainConfig(steps=12, n=40, hidden=(4,))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs.sqlite")
+
+
+@pytest.fixture
+def three(store):
+    """Three runs that differ in lr, activation and dataset; returns their full records, oldest first."""
+    configs = [SMALL, SMALL.replace(lr=0.1, activation="tanh"), SMALL.replace(dataset="circles", hidden=(8, 8))]
+    ids = [store.save(train(c), name=name) for c, name in zip(configs, ["base", "slow tanh", None])]
+    return [store.get(i) for i in ids]
+
+
+# ---------------------------------------------------------------- table
+def test_runs_table_has_one_row_per_run_with_the_columns(store, three):
+    table = cmp.runs_table(store.list())
+    assert list(table.columns) == cmp.TABLE_COLUMNS
+    assert list(table["id"]) == [r["id"] for r in reversed(three)]  # newest first, as listed
+    row = table[table["id"] == three[1]["id"]].iloc[0]
+    assert row["name"] == "slow tanh" and row["activation"] == "tanh" and row["lr"] == 0.1
+    assert row["architecture"] == "2-4-1" and row["steps"] == 12 and row["status"] == "finished"
+    assert row["train loss"] == pytest.approx(three[1]["history"]["train_loss"][-1])
+    assert row["test loss"] == pytest.approx(three[1]["history"]["test_loss"][-1])
+    assert 0 <= row["accuracy"] <= 1
+    assert table[table["id"] == three[2]["id"]].iloc[0]["architecture"] == "2-8-8-1"
+    assert cmp.runs_table([]).empty and list(cmp.runs_table([]).columns) == cmp.TABLE_COLUMNS
+
+
+def test_filter_table(store, three):
+    table = cmp.runs_table(store.list())
+    ids = lambda df: sorted(df["id"])
+    assert ids(cmp.filter_table(table)) == ids(table)
+    assert ids(cmp.filter_table(table, "TANH")) == [three[1]["id"]]
+    assert ids(cmp.filter_table(table, "2-4-1 slow")) == [three[1]["id"]]  # every word must match
+    assert ids(cmp.filter_table(table, f"#{three[0]['id']}")) == [three[0]["id"]]
+    assert ids(cmp.filter_table(table, datasets=["circles"])) == [three[2]["id"]]
+    assert cmp.filter_table(table, statuses=["diverged"]).empty
+    assert cmp.filter_table(table, "no such run").empty
+    assert cmp.filter_table(cmp.runs_table([]), "x", ["finished"], ["moons"]).empty
+
+
+# ---------------------------------------------------------------- selection and links
+def test_ids_in_the_url():
+    assert cmp.parse_ids("3,7") == ([3, 7], [])
+    assert cmp.parse_ids(" 3, 7,3,,#9 ") == ([3, 7, 9], [])
+    assert cmp.parse_ids("3,x,-1") == ([3], ["x", "-1"])
+    assert cmp.parse_ids(None) == ([], []) and cmp.parse_ids("") == ([], [])
+    assert cmp.format_ids([3, 7]) == "3,7"
+    assert cmp.compare_link([3, 7]) == "Compare?runs=3,7"
+
+
+def test_train_link_carries_the_config():
+    config = TrainConfig(lr=0.1, hidden=(8, 8), activation="tanh", steps=300, dataset="xor")
+    link = cmp.train_link(config)
+    assert link.startswith("Train?")
+    assert TrainConfig.from_dict(dict(parse_qsl(urlsplit(link).query))) == config
+    assert cmp.train_link(TrainConfig()) == "Train?"
+
+
+# ---------------------------------------------------------------- parameters diff
+def test_config_diff_shows_only_what_differs(three):
+    diff = cmp.config_diff(three)
+    assert list(diff.index) == ["dataset", "hidden", "activation", "lr"]
+    assert list(diff.columns) == [cmp.short_label(r, 30) for r in three]
+    assert list(diff.loc["hidden"]) == ["4", "4", "8-8"]
+    assert list(diff.loc["lr"]) == ["0.5", "0.1", "0.5"]
+    full = cmp.config_diff(three, show_all=True)
+    assert list(full.index) == cmp.CONFIG_FIELDS and full.loc["steps"].tolist() == ["12"] * 3
+    assert cmp.config_diff(three[:1]).index.tolist() == cmp.CONFIG_FIELDS  # one run: nothing to differ, show all
+    assert cmp.config_diff([three[0], three[0]]).empty
+    assert cmp.differing_fields([r["config"] for r in three[:2]]) == ["activation", "lr"]
+
+
+def test_labels_are_short_enough_for_column_headers(three):
+    run = dict(three[0], name="a very long run name that goes on and on")
+    assert cmp.short_label(run) == f"#{run['id']} {run['name']}"[:21] + "…"
+    assert cmp.short_label(three[0]) == f"#{three[0]['id']} base"
+    swept = dict(three[0], name="sweep-20261126-133932 lr=0.1 hidden=8", sweep="sweep-20261126-133932")
+    assert cmp.short_label(swept) == f"#{three[0]['id']} lr=0.1 hidden=8"
+
+
+# ---------------------------------------------------------------- curves, smoothing, metrics
+def test_smoothing_is_an_exponential_moving_average():
+    assert smooth([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
+    assert smooth([1.0, 3.0, 3.0], 0.5) == [1.0, 2.0, 2.5]
+    assert smooth([4.0, None, float("nan"), 2.0], 0.5) == [4.0, None, None, 3.0]  # gaps are skipped, not zeros
+    values = [math.sin(i) + i / 10 for i in range(200)]
+    rough = lambda v: sum(abs(b - a) for a, b in zip(v, v[1:]))
+    assert rough(smooth(values, 0.9)) < rough(smooth(values, 0.5)) < rough(values)
+
+
+def test_curves_overlay_with_one_colour_per_run(three):
+    fig = loss_figure(cmp.curves(three), smoothing=0.6, x_key="time", log_y=True)
+    train_traces = [t for t in fig.data if t.name.endswith("(train)")]
+    assert len(train_traces) == 3 and len(fig.data) == 6  # train and test per run
+    for run, trace in zip(three, train_traces):
+        assert trace.line.color == run_color(run["id"]) and trace.name.startswith(f"#{run['id']} ")
+        assert list(trace.y) == pytest.approx(smooth(run["history"]["train_loss"], 0.6))
+        assert list(trace.x) == run["history"]["time"]
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "wall time (s)"
+    fast = loss_figure(cmp.curves(three), smoothing=0.6, x_key="time", as_arrays=True)
+    for slow_trace, fast_trace in zip(fig.data, fast.data):
+        assert list(fast_trace.y) == pytest.approx(list(slow_trace.y)) and list(fast_trace.x) == list(slow_trace.x)
+    wide = cmp.legend_below(fig, len(fig.data))
+    assert wide.layout.legend.y < 0 and wide.layout.height > 400
+
+
+def test_metric_values(three):
+    assert cmp.metric_values(three, "final train loss") == [r["final_loss"] for r in three]
+    assert cmp.metric_values(three, "final test accuracy") == [r["history"]["test_accuracy"][-1] for r in three]
+    assert cmp.metric_values(three, "training time (s)") == [r["elapsed"] for r in three]
+    broken = [dict(three[0], final_loss=None, history={"test_accuracy": [None, None]})]
+    assert cmp.metric_values(broken, "final train loss") == [None]
+    assert cmp.metric_values(broken, "final test accuracy") == [None]
+
+
+def test_loss_span(three):
+    assert 0 < cmp.loss_span(three) < 3
+    assert cmp.loss_span([{"history": {"train_loss": [1e-4, 1e4, None]}}]) == pytest.approx(8)
+    assert cmp.loss_span([]) == 0
+
+
+def test_figure_problem_explains_missing_csv_and_divergence(store, tmp_path, three):
+    assert cmp.figure_problem(three[0]) is None
+    csv = tmp_path / "two.csv"
+    csv.write_text("a,b,target\n" + "".join(f"{i},{i % 3},{'x' if i % 2 else 'y'}\n" for i in range(12)))
+    run = store.get(store.save(train(TrainConfig(dataset="csv", csv_path=str(csv), steps=3, hidden=(2,)))))
+    assert cmp.figure_problem(run) is None
+    csv.unlink()
+    assert "CSV file of this run is gone (two.csv)" in cmp.figure_problem(run)
+    diverged = store.get(store.save(train(SMALL.replace(lr=1e6, l2=0.0, steps=30))))
+    assert diverged["status"] == "diverged" and "diverged" in cmp.figure_problem(diverged)
+
+
+# ---------------------------------------------------------------- sweeps
+def test_sweep_view_lays_the_runs_on_the_grid(store):
+    grid = parse_grid(["lr=0.5,0.05", "hidden=8,4"], SMALL)
+    ids = run_sweep(grid, store, "g", workers=1)
+    runs = store.list(sweep="g")
+    view = cmp.sweep_view(runs)
+    assert view["names"] == ["lr", "hidden"]  # the grid's order, read from the run names
+    assert view["x"] == ["0.05", "0.5"] and view["y"] == ["4", "8"]  # sorted values
+    by_id = {r["id"]: r for r in runs}
+    for j, hidden in enumerate([(4,), (8,)]):
+        for i, lr in enumerate([0.05, 0.5]):
+            run = by_id[view["ids"][j][i]]
+            assert run["config"].lr == lr and run["config"].hidden == hidden
+            assert view["z"][j][i] == run["final_loss"]
+    assert sorted(i for row in view["ids"] for i in row) == sorted(ids)
+    table = cmp.sweep_table(runs, view["names"])
+    assert list(table["link"]) == [f"Compare?runs={by_id[i]['id']}" for i in [ids[3], ids[2], ids[1], ids[0]]]
+    assert list(table.columns[:2]) == ["lr", "hidden"]
+
+
+def test_sweep_view_one_field_and_gaps(store):
+    ids = run_sweep(parse_grid(["seed=2,0,1"], SMALL), store, "seeds", workers=1)
+    runs = store.list(sweep="seeds")
+    view = cmp.sweep_view(runs, metric="final_test_loss")
+    assert view["names"] == ["seed"] and view["x"] == ["0", "1", "2"] and view["y"] == [""]
+    assert view["z"][0][2] == store.get(ids[0])["final_test_loss"]
+    gap = cmp.sweep_view([r for r in runs if r["id"] != ids[2]], names=["seed"])  # seed=1 was cancelled
+    assert gap["x"] == ["0", "2"]
+    seed = {r["config"].seed: r for r in runs}  # column i of the view is seed i
+    odd = [dict(seed[0], status="diverged", final_loss=1e9), dict(seed[1], status="stopped"), seed[2]]
+    labels = cmp.sweep_view(odd, names=["seed"])
+    assert labels["text"][0][0] == "diverged" and labels["z"][0][0] is None  # 1e9 would swamp the colours
+    assert labels["text"][0][1] == f"{seed[1]['final_loss']:.3g} (stopped)"
+    assert labels["text"][0][2] == f"{seed[2]['final_loss']:.3g}" and labels["z"][0][2] == seed[2]["final_loss"]
+    assert cmp.sweep_names(store.list()) == {"seeds": 3}
+
+
+def test_sweep_job_runs_in_the_background_and_reports(store):
+    grid = parse_grid(["lr=0.1,0.5"], SMALL)
+    job = cmp.SweepJob(grid, store, "bg", workers=1).start()
+    assert job.wait(timeout=60) and job.done and job.error is None
+    assert job.finished == job.total == 2 and len(job.saved_ids()) == 2 and job.elapsed > 0
+    assert {r["id"] for r in store.list(sweep="bg")} == set(job.saved_ids())
+
+
+def test_sweep_job_cancel(store):
+    grid = parse_grid(["seed=0,1,2"], SMALL.replace(steps=100_000))
+    job = cmp.SweepJob(grid, store, "stopme", workers=1).start()
+    assert not job.wait(timeout=0.5)
+    job.cancel()
+    assert job.wait(timeout=30) and job.cancelled and job.error is None
+    assert len(job.saved_ids()) == 1 and store.get(job.saved_ids()[0])["status"] == "stopped"
+
+
+def test_sweep_job_reports_errors(store, tmp_path):
+    grid = parse_grid(["lr=0.1"], TrainConfig(dataset="csv", csv_path=str(tmp_path / "gone.csv"), steps=2))
+    job = cmp.SweepJob(grid, store, "broken", workers=1).start()
+    assert job.wait(timeout=30)
+    assert "1 of 1 sweep runs failed" in job.error and "not found" in job.error
+
+
+# ---------------------------------------------------------------- import validation
+def test_export_then_import_round_trip(store, three):
+    ids = [r["id"] for r in three]
+    new = store.import_json(store.export_json(ids))
+    assert len(new) == 3
+    for old_id, new_id in zip(ids, new):
+        a, b = store.get(old_id), store.get(new_id)
+        assert {k: v for k, v in a.items() if k != "id"} == {k: v for k, v in b.items() if k != "id"}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda run: run.pop("history"), "missing field 'history'"),
+    (lambda run: run["history"].pop("lr"), "history must have exactly the keys"),
+    (lambda run: run["history"]["train_loss"].append(1.0), "different lengths"),
+    (lambda run: run["history"]["train_loss"].__setitem__(0, "low"), "history values must be numbers"),
+    (lambda run: run.update(params=run["params"][:-1]), "expected 17 weights"),
+    (lambda run: run["params"].__setitem__(0, "w"), "the weights must be numbers"),
+    (lambda run: run["config"].update(lr=-1), "bad config: the learning rate must be positive"),
+    (lambda run: run["config"].update(colour="red"), "unknown config field"),
+    (lambda run: run.update(status="great"), "status must be one of"),
+    (lambda run: run.update(task="poetry"), "task must be classification or regression"),
+    (lambda run: run.update(final_loss="0.1"), "final_loss must be a number"),
+    (lambda run: run.update(n_features="many"), "invalid literal"),
+])
+def test_import_rejects_bad_runs_with_a_clear_message(store, three, change, message):
+    doc = json.loads(store.export_json([three[0]["id"], three[1]["id"]]))
+    change(doc["runs"][1])
+    before = store.count()
+    with pytest.raises(RunStoreError, match=message) as error:
+        store.import_json(json.dumps(doc))
+    assert str(error.value).startswith("run #2 in the file")
+    assert store.count() == before  # nothing half-imported
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "not a JSON file"), ("{oops", "not a JSON file"), ("[1, 2]", "not a micrograd runs export"),
+    ('{"format": "other", "runs": []}', "not a micrograd runs export"),
+    ('{"format": "micrograd-runs", "runs": [3]}', "run #1 in the file is not an object"),
+])
+def test_import_rejects_files_that_are_not_exports(store, text, message):
+    with pytest.raises(RunStoreError, match=message):
+        store.import_json(text)
+
+
+def test_every_offered_sweep_example_is_a_valid_grid():
+    for field, text in cmp.SWEEP_EXAMPLES.items():
+        grid = parse_grid([f"{field}={text}"], TrainConfig())
+        assert len(grid.configs) == len(text.split(",")), field

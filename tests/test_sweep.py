@@ -1,0 +1,206 @@
+"""lab/sweep.py: grids, parallel sweeps (processes and Dask), cancel, failures and the CLI."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.config import ConfigError, TrainConfig
+from lab.runs import RunStore, RunStoreError
+from lab.sweep import MAX_CELLS, SweepError, cell_label, make_grid, parse_grid, run_sweep
+from lab.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = TrainConfig(steps=15, n=60, hidden=(4,))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs.sqlite")
+
+
+def same_run(saved, result):
+    """A saved run holds exactly what training that config alone gives (wall time aside)."""
+    for key in ("step", "train_loss", "test_loss", "accuracy", "test_accuracy", "grad_norm", "lr"):
+        assert saved["history"][key] == result.history[key], key
+    assert saved["params"] == result.params
+    assert saved["status"] == result.status
+
+
+# ---------------------------------------------------------------- grids
+def test_grid_parses_and_normalises_values():
+    grid = parse_grid(["lr=0.01, 0.1", "hidden=8,16-16,none"], SMALL)
+    assert grid.names == ["lr", "hidden"]
+    assert grid.values == [[0.01, 0.1], [(8,), (16, 16), ()]]
+    assert len(grid.configs) == 6
+    assert grid.configs[1] == SMALL.replace(lr=0.01, hidden=(16, 16))  # row-major: the last field varies fastest
+    assert grid.label(1) == "lr=0.01 hidden=16-16"
+    assert cell_label(["hidden"], [()]) == "hidden=none"
+    assert parse_grid(["activation=tanh,relu,tanh"], SMALL).values == [["tanh", "relu"]]  # duplicates once
+    assert parse_grid(["data-seed=1,2"], SMALL).names == ["data_seed"]
+
+
+@pytest.mark.parametrize("specs, message", [
+    (["lr"], "FIELD=V1,V2"),
+    (["dataset=moons,xor"], "cannot sweep 'dataset'"),
+    (["lr=0.1", "lr=0.5"], "two different"),
+    (["lr=0.1", "seed=1", "n=50"], "one or two"),
+    (["lr=0.1,fast"], "lr=fast: lr must be a number"),
+    (["lr=-1"], "learning rate must be positive"),
+    (["activation=relu,swish"], "unknown activation 'swish'"),
+    (["hidden=8,x"], "hidden=x"),
+    (["seed=", "lr=0.1"], "seed needs at least one value"),
+    ([f"seed={','.join(map(str, range(9)))}", f"n={','.join(map(str, range(10, 18)))}"], f"at most {MAX_CELLS}"),
+])
+def test_bad_grids_are_explained(specs, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_grid(specs, SMALL)
+
+
+def test_make_grid_takes_values_directly():
+    grid = make_grid(SMALL, [("seed", [0, 1]), ("optimizer", ["sgd", "adam"])])
+    assert [(c.seed, c.optimizer) for c in grid.configs] == [(0, "sgd"), (0, "adam"), (1, "sgd"), (1, "adam")]
+
+
+# ---------------------------------------------------------------- sweeps
+@pytest.mark.parametrize("workers", [2, 1], ids=["processes", "serial"])
+def test_sweep_results_equal_running_each_config_alone(store, workers):
+    grid = parse_grid(["lr=0.05,0.5", "activation=tanh,relu"], SMALL)
+    progress = []
+    ids = run_sweep(grid, store, "grid-a", workers=workers, on_done=lambda done, total: progress.append((done, total)))
+    assert progress[-1] == (4, 4) and [d for d, _ in progress] == [1, 2, 3, 4]
+    assert len(ids) == 4 and None not in ids
+    for run_id, config in zip(ids, grid.configs):
+        saved = store.get(run_id)
+        assert saved["config"] == config and saved["sweep"] == "grid-a"
+        assert saved["name"] == "grid-a " + f"lr={config.lr:g} activation={config.activation}"
+        same_run(saved, train(config))
+    assert {r["id"] for r in store.list(sweep="grid-a")} == set(ids)
+
+
+def test_cancel_stops_running_cells_and_skips_the_rest(store):
+    long = SMALL.replace(steps=100_000)  # minutes of work per cell, if nothing stopped it
+    grid = parse_grid(["seed=0,1,2,3,4,5"], long)
+    started = time.monotonic()
+    ids = run_sweep(grid, store, "cancelled", workers=2, should_stop=lambda: time.monotonic() - started > 3)
+    elapsed = time.monotonic() - started
+    assert elapsed < 20
+    runs = store.list(sweep="cancelled")
+    assert runs, "the cells that were training are saved as stopped"
+    assert all(r["status"] == "stopped" and 0 < r["steps_done"] < 100_000 for r in runs)
+    assert ids.count(None) >= 4  # at most two cells (one per worker) started
+    assert sorted(i for i in ids if i is not None) == sorted(r["id"] for r in runs)
+
+
+def test_cancel_in_a_serial_sweep(store):
+    grid = parse_grid(["seed=0,1,2"], SMALL.replace(steps=100_000))
+    started = time.monotonic()
+    ids = run_sweep(grid, store, "serial-cancel", workers=1, should_stop=lambda: time.monotonic() - started > 1)
+    assert time.monotonic() - started < 10
+    assert ids[1:] == [None, None] and store.get(ids[0])["status"] == "stopped"
+
+
+def test_failed_cells_are_reported_and_the_others_saved(store, tmp_path):
+    csv = tmp_path / "line.csv"
+    csv.write_text("x,target\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(20)))  # a regression CSV
+    base = TrainConfig(dataset="csv", csv_path=str(csv), steps=5, hidden=(4,))
+    grid = parse_grid(["loss=auto,hinge"], base)
+    with pytest.raises(SweepError, match=r"1 of 2 sweep runs failed \(1 saved as sweep 'mixed'\); "
+                                         r"first: loss=hinge: hinge needs class labels"):
+        run_sweep(grid, store, "mixed", workers=2)
+    [run] = store.list(sweep="mixed")
+    assert run["config"].loss == "auto" and run["status"] == "finished"
+
+
+def test_a_store_error_does_not_wait_for_the_whole_grid():
+    class BrokenStore:
+        def save(self, *args, **kwargs):
+            raise RunStoreError("disk full")
+
+    grid = parse_grid(["steps=5,100000,100000"], SMALL)  # one quick cell, then minutes of work
+    started = time.monotonic()
+    with pytest.raises(RunStoreError, match="disk full"):
+        run_sweep(grid, BrokenStore(), "broken", workers=2)
+    assert time.monotonic() - started < 20
+
+
+def test_bad_worker_count(store):
+    with pytest.raises(ConfigError, match="workers must be 1 or more"):
+        run_sweep(parse_grid(["lr=0.1"], SMALL), store, "x", workers=0)
+
+
+# ---------------------------------------------------------------- Dask
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:  # tcp: the CLI test connects from another process
+        yield cluster.scheduler_address
+
+
+def test_sweep_on_a_dask_cluster_equals_running_each_config_alone(store, dask_scheduler):
+    grid = parse_grid(["lr=0.05,0.5", "hidden=4,8-8"], SMALL)
+    ids = run_sweep(grid, store, "on-dask", scheduler=dask_scheduler)
+    assert None not in ids
+    for run_id, config in zip(ids, grid.configs):
+        same_run(store.get(run_id), train(config))
+
+
+def test_cancel_a_dask_sweep(store, dask_scheduler):
+    grid = parse_grid(["seed=0,1,2"], SMALL.replace(steps=100_000))
+    started = time.monotonic()
+    ids = run_sweep(grid, store, "dask-cancel", scheduler=dask_scheduler,
+                    should_stop=lambda: time.monotonic() - started > 2)
+    assert time.monotonic() - started < 20
+    assert ids[0] is not None and ids[1:] == [None, None]  # one worker thread: one cell had started
+    assert store.get(ids[0])["status"] == "stopped"
+
+
+@pytest.mark.parametrize("address, message", [
+    ("nonsense", "should look like tcp://host:8786, not 'nonsense'"),
+    ("tcp://localhost", "should look like tcp://host:8786"),
+])
+def test_malformed_scheduler_address(store, address, message):
+    with pytest.raises(ConfigError, match=message):
+        run_sweep(parse_grid(["lr=0.1"], SMALL), store, "x", scheduler=address)
+
+
+# ---------------------------------------------------------------- CLI
+def cli(*args, db):
+    return subprocess.run([sys.executable, "-m", "lab", "--db", str(db), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_cli_sweep_json(tmp_path):
+    db = tmp_path / "cli.sqlite"
+    out = cli("sweep", "--grid", "lr=0.1,0.5", "--grid", "hidden=4,8-8", "--steps", "10", "--n", "60",
+              "--workers", "2", "--name", "cli-sweep", "--json", db=db)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["sweep"] == "cli-sweep" and len(doc["runs"]) == 4
+    configs = [(r["config"]["lr"], r["config"]["hidden"]) for r in doc["runs"]]
+    assert configs == [(0.1, [4]), (0.1, [8, 8]), (0.5, [4]), (0.5, [8, 8])]
+    assert all(r["status"] == "finished" and len(r["losses"]) == 10 for r in doc["runs"])
+    assert RunStore(db).count() == 4
+
+
+def test_cli_sweep_on_dask(tmp_path, dask_scheduler):
+    out = cli("sweep", "--grid", "seed=0,1", "--steps", "5", "--scheduler", dask_scheduler, db=tmp_path / "d.sqlite")
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.strip().splitlines()) == 2 and "seed=1" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid", "lr=0.1,x"], "error: lr=x: lr must be a number"),
+    (["--grid", "engine=numpy"], "error: cannot sweep 'engine'"),
+    (["--grid", "lr=0.1", "--scheduler", "nonsense"], "error: the Dask scheduler address should look like"),
+    (["--grid", "lr=0.1", "--csv", "/no/such.csv"], "error: 1 of 1 sweep runs failed"),
+])
+def test_cli_sweep_errors_are_one_line(tmp_path, args, message):
+    out = cli("sweep", "--steps", "3", *args, db=tmp_path / "e.sqlite")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(message)
+    assert len([line for line in out.stderr.splitlines() if line.startswith("error:")]) == 1
