@@ -275,18 +275,14 @@ def peak_step_memory(engine, warm=True):
 
 
 def memory_over_steps(engine, steps):
-    """tracemalloc current (bytes) after each step, and the peak, over `steps` steps."""
+    """Live memory blocks after each of `steps` steps (sys.getallocatedblocks: no tracing slowdown)."""
     engine.reset()
     gc.collect()
-    tracemalloc.start()
-    try:
-        current = []
-        for _ in range(steps):
-            engine.step()
-            current.append(tracemalloc.get_traced_memory()[0])
-        return current, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    blocks = []
+    for _ in range(steps):
+        engine.step()
+        blocks.append(sys.getallocatedblocks())
+    return blocks
 
 
 def rel_diff(a, b):
@@ -316,7 +312,7 @@ def main(argv=None):
     fast_steps, fast_reps, fast_budget = (50, 25, 4.0) if quick else (100, 41, 15.0)
     scalar_steps, scalar_reps = (n_check, 3) if quick else (10, 5)
     orig_steps, orig_reps = n_check, 1 if quick else 2
-    flat_steps = 12 if quick else 40
+    flat_steps = 40 if quick else 1000
     scale_steps, scale_reps, scale_budget = (10, 7, 1.0) if quick else (25, 15, 4.0)
     torch_version = __import__("torch").__version__
 
@@ -402,14 +398,13 @@ def main(argv=None):
           f"(target <= 1.5x: {verdict(numpy_ms <= 1.5 * hand_ms)})")
 
     # ---- scalar memory stays flat
-    current, peak = memory_over_steps(by_name[Scalar.name], flat_steps)
-    growth = current[-1] - current[9]
-    flat = abs(growth) < 64 * 1024
-    print(f"scalar engine memory (tracemalloc current after a step): step 10 {fmt_bytes(current[9])}, "
-          f"step {flat_steps} {fmt_bytes(current[-1])} ({growth:+,d} bytes; peak {fmt_bytes(peak)}): "
-          f"{'flat' if flat else 'GROWING'}")
+    blocks = memory_over_steps(by_name[Scalar.name], flat_steps)
+    growth = blocks[-1] - blocks[9]
+    flat = abs(growth) < 1000  # a leak of one node per step would add thousands of blocks
+    print(f"scalar engine memory (live allocated blocks after a step): step 10 {blocks[9]:,d}, "
+          f"step {flat_steps} {blocks[-1]:,d} ({growth:+,d}): {'flat' if flat else 'GROWING'}")
     if not flat:
-        failures.append(f"scalar engine memory grew by {growth:,d} bytes between step 10 and step {flat_steps}")
+        failures.append(f"scalar engine memory grew by {growth:,d} blocks between step 10 and step {flat_steps}")
 
     # ---- scaling
     def scaling(title, cells, slow_ok):
