@@ -5,6 +5,7 @@ import signal
 import sys
 import time
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 from data import DatasetError
@@ -43,8 +44,13 @@ def config_from_args(args):
 
 def build_parser():
     parser = Parser(prog="python -m lab", description="Train MLPs with micrograd and manage saved runs.")
-    parser.add_argument("--db", help="run store file (default: $MICROGRAD_RUNS_DB or ./runs.sqlite)")
+    db_help = "run store file (default: $MICROGRAD_RUNS_DB or ./runs.sqlite)"
+    parser.add_argument("--db", help=db_help)
+    # --db is also accepted after any subcommand (SUPPRESS: an absent one keeps the top-level value)
+    common = Parser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser = partial(commands.add_parser, parents=[common])
 
     t = commands.add_parser("train", help="train a network and save the run")
     add_config_flags(t)
@@ -54,6 +60,7 @@ def build_parser():
 
     runs = commands.add_parser("runs", help="list, show, export, rename, import or delete saved runs")
     sub = runs.add_subparsers(dest="action", required=True)
+    sub.add_parser = partial(sub.add_parser, parents=[common])
     sub.add_parser("list", help="list saved runs").add_argument("--json", action="store_true")
     show = sub.add_parser("show", help="show one run")
     show.add_argument("run_id", type=int)

@@ -160,14 +160,15 @@ def show_results(job):
             right.plotly_chart(figures["confusion"], key="confusion")
 
 
-@st.fragment(run_every=0.25)
+@st.fragment(run_every=0.5)
 def live_progress(job):
-    """Redrawn four times a second while the run trains in its own thread."""
+    """Redrawn twice a second while the run trains in its own thread (a shorter period can let
+    each redraw interrupt the last one before the browser has drawn the chart)."""
     steps, history = job.progress()
     st.progress(steps / job.config.steps, text=f"Training… step {steps} of {job.config.steps}")
     if history and history["step"]:
         st.plotly_chart(loss_figure([{"name": "this run", "history": history, "color": "#1f77b4"}],
-                                    title="Loss per step (live)"), key="live_loss")
+                                    title="Loss per step (live)", as_arrays=True), key="live_loss")
     st.button("Stop", icon="⏹️", on_click=job.stop, key="stop")
     if job.done:
         st.rerun()

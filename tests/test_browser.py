@@ -56,3 +56,15 @@ def test_zero_grad_page_draws_both_loops(page, app_server):
         assert len(line.get_attribute("d") or "") > 20  # a drawn curve, not an empty path
     expect(page.locator("[data-testid='stGraphVizChart'] svg g.node").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "zero-grad.png"), full_page=True)
+
+
+def test_long_run_shows_a_live_chart_and_stops(page, app_server):
+    open_page(page, f"{app_server['url']}/Train?steps=5000&engine=scalar")  # minutes of work: it must stay live
+    page.get_by_role("button", name=re.compile("Train")).click()
+    expect(page.locator("[data-testid='stProgress']")).to_be_visible()
+    live = page.locator("[data-testid='stPlotlyChart'] .main-svg").first
+    expect(live).to_be_visible()  # the live loss curve is drawn while training goes on
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    expect(page.get_by_text(re.compile(r"Stopped after \d+ of 5000 steps"))).to_be_visible()
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)

@@ -219,3 +219,13 @@ def test_cli_csv_training(tmp_path):
     out = cli("train", "--csv", str(EXAMPLE_CSVS["wavy_boundary"]), "--steps", "10", "--json", db=tmp_path / "c.sqlite")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["config"]["dataset"] == "csv"
+
+
+def test_cli_db_flag_before_or_after_the_command(tmp_path):
+    db = tmp_path / "flag.sqlite"
+    env_db = tmp_path / "env.sqlite"
+    for args in (("--db", str(db), "train", "--steps", "2"), ("train", "--steps", "2", "--db", str(db))):
+        assert cli(*args, "--quiet", db=env_db).returncode == 0
+    assert RunStore(db).count() == 2 and RunStore(env_db).count() == 0
+    listed = cli("runs", "list", "--json", "--db", str(db), db=env_db)
+    assert len(json.loads(listed.stdout)) == 2

@@ -110,3 +110,19 @@ def test_good_csv_trains(run_store):
     assert not at.exception
     run = RunStore(run_store).list()[0]
     assert run["config"].dataset == "csv" and run["n_features"] == 4
+
+
+def test_stop_button_ends_a_long_run_and_keeps_it(run_store):
+    # the scalar engine on 400 samples takes far longer than the page's 1 s wait: the live view shows
+    at = app("pages/1_Train.py", engine="scalar", n="500", steps="5000")
+    assert any("scalar engine" in w.value for w in at.warning)  # the slow-engine warning
+    at.button(key="train").click().run()
+    job = at.session_state["job"]
+    assert not job.done and at.get("progress")
+    at.button(key="stop").click().run()
+    assert job.wait(timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("Stopped after" in i.value for i in at.info)
+    run = RunStore(run_store).list()[0]
+    assert run["status"] == "stopped" and 0 < run["steps_done"] < 5000
