@@ -1,8 +1,6 @@
 """UI-free helpers of the Compare page: the runs table, the selection in the URL, config diffs,
 final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here."""
 import math
-import threading
-import time
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -10,9 +8,9 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig
 from .figures import run_color
-from .runs import RunStoreError
+from .jobs import BackgroundJob
 from .sweep import format_value, run_sweep
 
 TABLE_COLUMNS = ["id", "name", "dataset", "architecture", "activation", "optimizer", "lr", "steps", "status",
@@ -268,56 +266,27 @@ def sweep_table(runs, names):
     return pd.DataFrame(rows, columns=[*names, "run", "status", "train loss", "test loss", "accuracy", "link"])
 
 
-class SweepJob:
+class SweepJob(BackgroundJob):
     """A sweep in a background thread, so a page can poll its progress and cancel it."""
+    what = "the sweep"
 
     def __init__(self, grid, store, name, workers=None, scheduler=None):
+        super().__init__()
         self.grid, self.store, self.name = grid, store, name
         self.workers, self.scheduler = workers, scheduler
         self.total = len(grid.configs)
         self.finished = 0
         self.ids = [None] * self.total   # run id per cell, filled in as cells finish
-        self.error = None                # a message for the user
-        self.started = time.perf_counter()
-        self.elapsed = None
-        self._stop = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def _run(self):
-        try:
-            run_sweep(self.grid, self.store, self.name, workers=self.workers, scheduler=self.scheduler,
-                      on_done=self._on_done, on_result=self._on_result, should_stop=self._stop.is_set)
-        except (ConfigError, RunStoreError) as e:
-            self.error = str(e)
-        except Exception as e:  # shown on the page instead of a traceback
-            self.error = f"the sweep failed: {type(e).__name__}: {e}"
-        self.elapsed = time.perf_counter() - self.started
-        self._done.set()
+    def work(self, should_stop):
+        run_sweep(self.grid, self.store, self.name, workers=self.workers, scheduler=self.scheduler,
+                  on_done=self._on_done, on_result=self._on_result, should_stop=should_stop)
 
     def _on_done(self, finished, total):
         self.finished = finished
 
     def _on_result(self, index, run_id):
         self.ids[index] = run_id
-
-    def cancel(self):
-        self._stop.set()
-
-    @property
-    def cancelled(self):
-        return self._stop.is_set()
-
-    @property
-    def done(self):
-        return self._done.is_set()
-
-    def wait(self, timeout=None):
-        return self._done.wait(timeout)
 
     def saved_ids(self):
         return [i for i in self.ids if i is not None]

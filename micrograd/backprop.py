@@ -13,7 +13,6 @@ finite_difference_check compares each input's analytic gradient with a
 central difference, rebuilding the graph with one input nudged at a time.
 """
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 

@@ -1,7 +1,6 @@
 import json
 import math
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data import DatasetError, make_dataset
+from data import make_dataset
 from lab.config import ConfigError, TrainConfig
 from lab.runs import RunStore, RunStoreError
 from lab.train import decision_grid, learning_rate, predict, train

@@ -126,3 +126,11 @@ def test_stop_button_ends_a_long_run_and_keeps_it(run_store):
     assert any("Stopped after" in i.value for i in at.info)
     run = RunStore(run_store).list()[0]
     assert run["status"] == "stopped" and 0 < run["steps_done"] < 5000
+
+
+def test_two_sessions_do_not_share_training(run_store):
+    alice, bob = app("pages/1_Train.py"), app("pages/1_Train.py")
+    alice = finish_training(alice)
+    bob.run()
+    assert "job" in alice.session_state and "job" not in bob.session_state
+    assert not bob.metric and not bob.success  # Bob sees no results of Alice's run

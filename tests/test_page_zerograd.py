@@ -1,6 +1,5 @@
 """AppTest of pages/3_Zero_grad_bug.py: it runs, reacts to its widgets and draws both loops."""
 import json
-import os
 from pathlib import Path
 
 import pytest
