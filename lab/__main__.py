@@ -133,7 +133,7 @@ def cmd_train(args, store):
     else:
         print(summary_line(run))
         if result.status == "diverged":
-            print(f"diverged at step {result.diverged_at}: the loss was not finite; try a smaller learning rate")
+            print(f"diverged at step {result.diverged_at}: the loss blew up; try a smaller learning rate")
     return 0
 
 

@@ -3,6 +3,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from .train import confusion, decision_grid, load_data, predict
+
 PALETTE = qualitative.Plotly + qualitative.D3
 LAYOUT = dict(template=go.layout.Template(),  # Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
               margin=dict(l=60, r=20, t=50, b=50), height=360,
@@ -149,7 +151,6 @@ def result_figures(config, params, title_prefix=""):
     """What a trained network does on its data, as named figures plus the confusion counts.
 
     Pure: regenerates the data from the config, so a saved run can be redrawn."""
-    from .train import confusion, decision_grid, load_data, predict
 
     train_set, test_set = load_data(config)
     shown = test_set if test_set is not None else train_set

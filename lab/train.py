@@ -152,7 +152,7 @@ def _train(config, on_step, should_stop, dataset):
         optimizer.lr = learning_rate(config, step)
         loss = model.loss(config, loss_name, X, y)
         loss_value = float(loss.data)
-        if not math.isfinite(loss_value) or (history["train_loss"] and loss_value > BLOWUP * (history["train_loss"][0] + 1e-12)):
+        if has_diverged(loss_value, history["train_loss"]):
             result.status, result.diverged_at = "diverged", step + 1
             break
         probe.load_parameters(model.flat_parameters())  # the weights this loss was computed with
@@ -174,6 +174,11 @@ def _train(config, on_step, should_stop, dataset):
     return result
 
 
+def has_diverged(loss, earlier):
+    first = earlier[0] if earlier else None
+    return not math.isfinite(loss) or (first is not None and loss > BLOWUP * (first + 1e-12))
+
+
 # ---- pure evaluation helpers: trained weights in, arrays out
 def network(config, n_features, params):
     """A numpy-engine net holding the given flat weights (for evaluation)."""
@@ -193,13 +198,8 @@ def predict(config, params, X):
 
 
 def data_loss(loss_name, scores, y):
-    with np.errstate(all="ignore"):
-        if loss_name == "mse":
-            return float(np.mean((scores - y) ** 2))
-        if loss_name == "hinge":
-            return float(np.mean(np.maximum(0.0, 1.0 - y * scores)))
-        t = (y > 0).astype(float)
-        return float(np.mean(np.maximum(scores, 0) - scores * t + np.log1p(np.exp(-np.abs(scores)))))
+    """The loss of scores against targets, with the numpy engine's own formula (no gradient kept)."""
+    return float(tensor.LOSSES[loss_name](scores, y).data)
 
 
 def accuracy(scores, y):

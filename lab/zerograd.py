@@ -101,7 +101,7 @@ def train_page_setup(config, seed=None, max_samples=MAX_SAMPLES):
     """(xs, ys, NetSpec, n_available) for a Train-page TrainConfig: its training split,
     capped at max_samples rows, and its hidden sizes and activations (seed: the config's
     unless given)."""
-    from .train import load_data  # only when the Train page's net is asked for
+    from .train import load_data  # lazy: the lecture setup needs no data package
 
     train = load_data(config)[0]
     xs, ys = train.X.tolist(), train.y.tolist()

@@ -68,6 +68,18 @@ def _sup(x):
     return str(int(x)).translate(_SUPERSCRIPT) if x == int(x) else f"^({x:g})"
 
 
+UNARY_LOCAL = {
+    "neg": "−1",
+    "exp": "{out}.data",
+    "log": "(1 / {x}.data)",
+    "tanh": "(1 − {out}.data²)",
+    "sigmoid": "{out}.data · (1 − {out}.data)",
+    "relu": "(1 if {x}.data > 0 else 0)",
+    "abs": "sign({x}.data)",
+    "bce": "(σ({x}.data) − target)",
+}
+
+
 def rule_lines(node, names):
     """The chain rule `child.grad += … · out.grad` for each child of `node`."""
     op, kids = node._op, node._prev
@@ -95,22 +107,8 @@ def rule_lines(node, names):
             if k == 0:
                 return [f"{n[0]}.grad += 0 · {g}   ({n[0]}⁰ is constant)"]
             return [f"{n[0]}.grad += {k:g}·{n[0]}.data{_sup(k - 1)} · {g}"]
-    if op == "neg":
-        return [f"{n[0]}.grad += −1 · {g}"]
-    if op == "exp":
-        return [f"{n[0]}.grad += {out}.data · {g}"]
-    if op == "log":
-        return [f"{n[0]}.grad += (1 / {n[0]}.data) · {g}"]
-    if op == "tanh":
-        return [f"{n[0]}.grad += (1 − {out}.data²) · {g}"]
-    if op == "sigmoid":
-        return [f"{n[0]}.grad += {out}.data · (1 − {out}.data) · {g}"]
-    if op == "relu":
-        return [f"{n[0]}.grad += (1 if {n[0]}.data > 0 else 0) · {g}"]
-    if op == "abs":
-        return [f"{n[0]}.grad += sign({n[0]}.data) · {g}"]
-    if op == "bce":
-        return [f"{n[0]}.grad += (σ({n[0]}.data) − target) · {g}"]
+    if op in UNARY_LOCAL:  # x.grad += local · out.grad, the local derivative written with x and out
+        return [f"{n[0]}.grad += {UNARY_LOCAL[op].format(x=n[0], out=out)} · {g}"]
     if op == "wx+b":
         return _dot_rules(node, n, g)
     return [f"{a}.grad += ∂{out}/∂{a} · {g}" for a in n]

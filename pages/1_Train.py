@@ -18,6 +18,16 @@ SUGGESTED_LR = {"sine": 0.03, "plane": 0.03}  # regression targets are unbounded
 SCALAR_SECONDS_PER_UNIT = 1.5e-6  # scalar engine cost per (sample x parameter x step), measured in bench/
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def csv_error(content, name):
+    """Why an uploaded CSV cannot be used (None when it can); parsed once per file, not per rerun."""
+    try:
+        load_csv(content, name=name)
+    except DatasetError as e:
+        return f"**{name}**: {e}"
+    return None
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def n_features(config_dict):
     return load_data(TrainConfig.from_dict(config_dict))[0].n_features
@@ -72,12 +82,11 @@ def sidebar_config():
             sb.info(csv_problem)
         else:
             content = upload.getvalue()
-            try:
-                load_csv(content, name=upload.name)
-                csv_path = save_upload(content, upload.name)
-            except DatasetError as e:
-                csv_problem = f"**{upload.name}**: {e}"
+            csv_problem = csv_error(content, upload.name)
+            if csv_problem:
                 sb.error(csv_problem)
+            else:
+                csv_path = save_upload(content, upload.name)
     # every widget is drawn on every run, even when unused, so Streamlit keeps its value
     sb.slider("Samples", 4, 5000, key="w_n", disabled=dataset in ("lecture", "csv"))
     sb.slider("Noise", 0.0, 1.0, key="w_noise", step=0.05, disabled=dataset in ("lecture", "csv"))
@@ -131,8 +140,8 @@ def show_results(job):
         return
     cfg, h = result.config, result.history
     if result.status == "diverged":
-        st.warning(f"⚠️ Training **diverged at step {result.diverged_at}**: the loss became infinite or NaN. "
-                   "Try a smaller learning rate. The run is saved with status *diverged*.")
+        st.warning(f"⚠️ Training **diverged at step {result.diverged_at}**: the loss blew up (infinite, NaN or "
+                   "10¹⁰ times its first value). Try a smaller learning rate. The run is saved with status *diverged*.")
     elif result.status == "stopped":
         st.info(f"Stopped after {result.steps_done} of {cfg.steps} steps. The run is saved with status *stopped*.")
     if job.run_id is not None:
