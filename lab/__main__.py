@@ -191,12 +191,16 @@ def cmd_sweep(args, store):
     grid = parse_grid(args.grid, base)
     name = args.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     bar = Progress(len(grid.configs), enabled=not args.json)
+    stop = {"requested": False}
+    for signum in (signal.SIGINT, signal.SIGTERM):  # stop the cells; each saves what it has as "stopped"
+        signal.signal(signum, lambda *_: stop.update(requested=True))
     results = run_sweep(grid, store, name, workers=args.workers, scheduler=args.scheduler,
-                        on_done=lambda done, total: bar(done))
+                        on_done=lambda done, total: bar(done), should_stop=lambda: stop["requested"])
+    saved = [run_id for run_id in results if run_id is not None]  # None: a cell skipped by a stop
     if args.json:
-        print(json.dumps({"sweep": name, "runs": [run_json(store.get(i)) for i in results]}))
+        print(json.dumps({"sweep": name, "runs": [run_json(store.get(i)) for i in saved]}))
     else:
-        for run_id in results:
+        for run_id in saved:
             print(summary_line(store.get(run_id)))
     return 0
 

@@ -10,7 +10,6 @@ import pandas as pd
 
 from .config import TrainConfig
 from .figures import run_color
-from .jobs import BackgroundJob
 from .sweep import format_value, run_sweep
 
 TABLE_COLUMNS = ["id", "name", "dataset", "architecture", "activation", "optimizer", "lr", "steps", "status",
@@ -264,29 +263,3 @@ def sweep_table(runs, names):
                     "link": compare_link([r["id"]])})
         rows.append(row)
     return pd.DataFrame(rows, columns=[*names, "run", "status", "train loss", "test loss", "accuracy", "link"])
-
-
-class SweepJob(BackgroundJob):
-    """A sweep in a background thread, so a page can poll its progress and cancel it."""
-    what = "the sweep"
-
-    def __init__(self, grid, store, name, workers=None, scheduler=None):
-        super().__init__()
-        self.grid, self.store, self.name = grid, store, name
-        self.workers, self.scheduler = workers, scheduler
-        self.total = len(grid.configs)
-        self.finished = 0
-        self.ids = [None] * self.total   # run id per cell, filled in as cells finish
-
-    def work(self, should_stop):
-        run_sweep(self.grid, self.store, self.name, workers=self.workers, scheduler=self.scheduler,
-                  on_done=self._on_done, on_result=self._on_result, should_stop=should_stop)
-
-    def _on_done(self, finished, total):
-        self.finished = finished
-
-    def _on_result(self, index, run_id):
-        self.ids[index] = run_id
-
-    def saved_ids(self):
-        return [i for i in self.ids if i is not None]

@@ -232,3 +232,15 @@ def save_upload(content, filename, store_path=None):
     if not path.exists():
         path.write_bytes(content)
     return str(path)
+
+
+class RunRecorder:  # TEMPORARY until the durable recorder lands: saves at the end only
+    def __init__(self, store, config, name=None, sweep=None, every=3.0):
+        self.store, self.name, self.sweep, self.run_id = store, name, sweep, None
+
+    def on_step(self, result):
+        pass
+
+    def finish(self, result):
+        self.run_id = self.store.save(result, name=self.name, sweep=self.sweep)
+        return self.run_id

@@ -1,32 +1,33 @@
 """Hyperparameter sweeps: a grid of one or two fields, trained in parallel processes (or on Dask).
 
 Every cell of the grid is an ordinary run: the same `train()` as the Train page and the CLI,
-saved in the run store tagged with the sweep's name. The default backend is a
-ProcessPoolExecutor (spawn) sized to the cores; `scheduler="tcp://host:8786"` sends the cells
-to a Dask distributed cluster instead (dask is imported only then; its workers must be able to
-`import lab`, e.g. started from this repository's folder)."""
+saved in the run store tagged with the sweep's name. Locally each cell is a TrainingJob, the
+same worker process a Train click uses (lab/jobs.py), as many at once as there are cores; so a
+sweep started from the dashboard neither patches multiprocessing nor holds the server's GIL, and
+stopping it (or killing its parent) leaves no process behind. `scheduler="tcp://host:8786"`
+sends the cells to a Dask distributed cluster instead (dask is imported only then)."""
 import gc
 import itertools
-import multiprocessing.context
 import os
 import re
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, fields
-from multiprocessing import spawn
 
 from data import DatasetError
 
 from .config import ConfigError, TrainConfig
+from .runs import RunStoreError
 from .train import train
 
 SWEEPABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("csv_path", "dataset", "engine"))
 MAX_CELLS = 64
-POLL = 0.1            # seconds between checks of should_stop while cells train
+POLL = 0.1             # seconds between checks of should_stop while cells train
+KILL_WAIT = 5.0        # seconds to wait for a stopped cell's worker to save and end
 DASK_STOP_CHECK = 0.5  # a Dask worker asks the scheduler whether to stop at most this often
-WORKER_NAME = "micrograd-sweep-"
+DASK_CONNECT_TIMEOUT = 5  # seconds: an address that is not a Dask scheduler fails fast
+SCHEDULER_ENV = "MICROGRAD_DASK_SCHEDULER"
 
 
 class SweepError(ConfigError):
@@ -122,14 +123,24 @@ def train_one(config, dataset=None, should_stop=None):
     return train(config, should_stop=should_stop, dataset=dataset)
 
 
+def configured_scheduler():
+    """The Dask scheduler this server may use (the SCHEDULER_ENV variable), or None.
+
+    Only the server's own configuration names a scheduler: a Dask client unpickles what the
+    scheduler sends, so an address typed in a browser would let its owner run code here."""
+    return os.environ.get(SCHEDULER_ENV, "").strip() or None
+
+
 def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_done=None, should_stop=None,
-              on_result=None):
+              on_result=None, slots=None):
     """Train every config of the grid in parallel; save each run tagged with `name`.
 
     on_done(done, total) after each cell; on_result(index, run_id) after each saved run;
     should_stop() is polled while the cells train: when it turns true, cells not started are
-    cancelled and running ones stop at their next step (saved as "stopped").
-    Returns the run ids in grid order (None for a cell that was cancelled). When cells fail,
+    skipped and running ones stop at their next step (saved as "stopped").
+    Locally every cell is a TrainingJob (a worker process that saves its own run); `slots`
+    (a semaphore) limits how many train at once, `workers` of them by default.
+    Returns the run ids in grid order (None for a cell that was skipped). When cells fail,
     the others are saved first and then SweepError says which failed and why."""
     total = len(grid.configs)
     ids, failures = [None] * total, []
@@ -137,15 +148,17 @@ def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_
     if workers is not None and int(workers) < 1:
         raise ConfigError("workers must be 1 or more")
 
-    def record(index, result=None, error=None):
+    def record(index, run_id=None, result=None, error=None):
         nonlocal finished
         finished += 1
         if error is not None:
             failures.append(f"{grid.label(index)}: {error}")
-        elif result is not None and not (result.status == "stopped" and result.steps_done == 0):
-            ids[index] = store.save(result, name=f"{name} {grid.label(index)}", sweep=name)
+        if result is not None and not (result.status == "stopped" and result.steps_done == 0):
+            run_id = store.save(result, name=cell_name(name, grid, index), sweep=name)
+        if run_id is not None:
+            ids[index] = run_id
             if on_result:
-                on_result(index, ids[index])
+                on_result(index, run_id)
         if on_done:
             on_done(finished, total)
 
@@ -153,8 +166,7 @@ def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_
         _run_on_dask(grid.configs, scheduler, dataset, record, should_stop)
     else:
         workers = max(1, min(int(workers or default_workers()), total))
-        runner = _run_serial if workers == 1 else _run_in_processes
-        runner(grid.configs, workers, dataset, record, should_stop)
+        _run_in_workers(grid, store, name, slots or threading.BoundedSemaphore(workers), record, should_stop)
     if failures:
         saved = sum(i is not None for i in ids)
         raise SweepError(f"{len(failures)} of {total} sweep runs failed ({saved} saved as sweep {name!r}); "
@@ -162,85 +174,44 @@ def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_
     return ids
 
 
+def cell_name(name, grid, index):
+    return f"{name} {grid.label(index)}"
+
+
 def _describe(error):
     """A failed cell's message: bad input as is, a crash with its exception type."""
     return str(error) if isinstance(error, (ConfigError, DatasetError)) else f"{type(error).__name__}: {error}"
 
 
-def _run_serial(configs, workers, dataset, record, should_stop):
-    """One worker: train in this process (no start-up cost), one cell after another."""
-    for i, config in enumerate(configs):
-        if should_stop is not None and should_stop():
-            break
-        try:
-            result = train_one(config, dataset, should_stop)
-        except Exception as e:
-            record(i, error=_describe(e))
-        else:
-            record(i, result)
+def _run_in_workers(grid, store, name, slots, record, should_stop):
+    """Each cell in its own worker process (lab/worker.py), as many at once as `slots` allows.
 
+    The workers save their runs themselves; stopping the sweep stops them all (each saves what
+    it has as "stopped"), and a worker whose parent dies stops on its own: none outlives this."""
+    from .jobs import TrainingJob
 
-# ---- worker processes
-_STOP = None  # in a worker process: the sweep's stop Event
-
-
-def _init_worker(stop):
-    global _STOP
-    _STOP = stop
-
-
-def _train_in_worker(config, dataset):
-    return train_one(config, dataset, _STOP.is_set if _STOP is not None else None)
-
-
-class _WorkerProcess(multiprocessing.context.SpawnProcess):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.name = WORKER_NAME + self.name
-
-
-class _WorkerContext(multiprocessing.context.SpawnContext):
-    """spawn (a fresh interpreter per worker: safe inside a threaded server like Streamlit), with
-    worker processes that do not re-run the parent's __main__ (see _preparation_data)."""
-    Process = _WorkerProcess
-
-
-def _preparation_data(name, original=spawn.get_preparation_data):
-    """multiprocessing.spawn.get_preparation_data, minus the parent's __main__ for sweep workers."""
-    data = original(name)
-    if str(name).startswith(WORKER_NAME):
-        # A spawned child first re-runs the parent's __main__. Inside Streamlit that is the app script
-        # (dashboard.py): every worker would import Streamlit and run the home page, seconds per worker.
-        # The workers need nothing from __main__ (they run lab.sweep._train_in_worker), so skip it.
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-    return data
-
-
-def _run_in_processes(configs, workers, dataset, record, should_stop):
-    spawn.get_preparation_data = _preparation_data  # changes nothing for processes not named WORKER_NAME...
-    context = _WorkerContext()
-    stop = context.Event()  # inherited by the workers; running cells check it every step
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(stop,)) as pool:
-        futures = {pool.submit(_train_in_worker, c, dataset): i for i, c in enumerate(configs)}
-        pending = set(futures)
-        def cancel():  # queued cells never start; running ones stop at their next step
-            stop.set()
-            for future in pending:
-                future.cancel()
-
-        try:
-            while pending:
-                done, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=futures.get):
-                    if future.cancelled():
-                        continue
-                    error = future.exception()
-                    record(futures[future], None if error else future.result(), _describe(error) if error else None)
-                if not stop.is_set() and should_stop is not None and should_stop():
-                    cancel()  # and go on collecting the stopped cells
-        finally:  # an error here (the store, Ctrl-C): do not wait for the whole grid
-            cancel()
+    jobs = [TrainingJob(config, store, name=cell_name(name, grid, i), sweep=name, slots=slots).start()
+            for i, config in enumerate(grid.configs)]
+    pending = dict(enumerate(jobs))
+    try:
+        while pending:
+            for index in sorted(pending):
+                job = pending[index]
+                if job.done:
+                    del pending[index]
+                    if job.save_error:
+                        raise RunStoreError(job.save_error)
+                    record(index, run_id=job.run_id, error=job.error)
+            if pending:
+                if should_stop is not None and should_stop():
+                    for job in pending.values():
+                        job.stop()
+                next(iter(pending.values())).wait(POLL)
+    finally:  # an error here (the store, Ctrl-C): stop every cell still training
+        for job in pending.values():
+            job.stop()
+        for job in pending.values():
+            job.wait(KILL_WAIT)
 
 
 # ---- Dask
@@ -271,7 +242,7 @@ def _run_on_dask(configs, scheduler, dataset, record, should_stop):
     try:
         # not the default client: in a worker sharing this process (a LocalCluster with processes=False)
         # get_client() would otherwise find it, and still find it once it is closed
-        client = Client(scheduler, timeout=10, set_as_default=False)
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
     except Exception as e:  # OSError, TimeoutError, ValueError for a malformed address
         problem = str(e)
     if problem is not None:
@@ -298,7 +269,7 @@ def _run_on_dask(configs, scheduler, dataset, record, should_stop):
                             message += " (the Dask workers must be able to import this project: start them from its folder)"
                         record(futures[future], error=message)
                     else:
-                        record(futures[future], future.result())
+                        record(futures[future], result=future.result())
                 if should_stop is not None and should_stop() and not stop.is_set():
                     stop.set()  # running cells stop at their next check; queued ones stop before their first step
         finally:

@@ -26,7 +26,7 @@ class TrainResult:
     n_features: int
     diverged_at: int | None = None    # the step whose loss was not finite
     elapsed: float = 0.0
-    extra: dict = field(default_factory=dict)
+    current_params: object = field(default=None, repr=False, compare=False)  # () -> the weights now, while training
 
     @property
     def losses(self):
@@ -137,7 +137,8 @@ def _train(config, on_step, should_stop, dataset):
     probe = network(config, train_set.n_features, model.flat_parameters())  # evaluates each step's weights
     batches = np.random.default_rng(config.seed)
     history = {key: [] for key in HISTORY_KEYS}
-    result = TrainResult(config, "finished", history, [], train_set.task, train_set.n_features)
+    result = TrainResult(config, "finished", history, [], train_set.task, train_set.n_features,
+                         current_params=model.flat_parameters)
     n = train_set.n
     start = time.perf_counter()
     for step in range(config.steps):
