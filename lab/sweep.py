@@ -9,11 +9,15 @@ sends the cells to a Dask distributed cluster instead (dask is imported only the
 import gc
 import itertools
 import os
+import pkgutil
 import re
+import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from data import DatasetError
 
@@ -230,6 +234,44 @@ def _train_on_dask(config, dataset, stop_name):
     return train_one(config, dataset, should_stop)
 
 
+PROJECT_PACKAGES = ("lab", "micrograd", "data")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_zip(folder):
+    """A zip of this project's packages. Client.upload_file sends it to the scheduler and every worker
+    (and to workers that join later) and puts it on their path: a cluster needs only the runtime
+    packages installed, not this repository. The scheduler needs it too: it unpickles the tasks."""
+    path = Path(folder) / "micrograd_lab.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in PROJECT_PACKAGES:
+            for file in sorted((ROOT / package).rglob("*.py")):
+                archive.write(file, file.relative_to(ROOT).as_posix())
+    return path
+
+
+def _ship_project(client, scheduler):
+    """Upload the project's code, then import it on the scheduler and the workers (pkgutil.resolve_name:
+    a stdlib function, so the check itself needs nothing shipped). A cluster missing a runtime package
+    is one clear ConfigError naming it, instead of Dask's "error during deserialization"."""
+    probe = "lab.sweep:PROJECT_PACKAGES"  # importing lab.sweep imports every runtime package a cell needs
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            client.upload_file(str(project_zip(folder)))
+        except ImportError:
+            pass  # said below, with the name of what is missing
+    try:
+        client.run_on_scheduler(pkgutil.resolve_name, probe)
+        answers = list(client.run(pkgutil.resolve_name, probe, on_error="return").values())
+    except ImportError as e:
+        answers = [e]
+    for answer in answers:
+        if isinstance(answer, ImportError):
+            missing = getattr(answer, "name", None) or str(answer)
+            raise ConfigError(f"the Dask cluster at {scheduler} cannot import {missing!r}: install this project's "
+                              f"runtime packages (requirements.txt) on the scheduler and every worker")
+
+
 def _run_on_dask(configs, scheduler, dataset, record, should_stop):
     scheme, _, rest = scheduler.rpartition("://")
     if scheme in ("", "tcp", "tls", "ws", "wss") and not re.fullmatch(r"[^\s/]+:\d+", rest):
@@ -249,6 +291,7 @@ def _run_on_dask(configs, scheduler, dataset, record, should_stop):
         gc.collect()  # free the half-made client now: at exit its __del__ would hang for 20 s
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {problem}")
     with client:
+        _ship_project(client, scheduler)
         stop = Event(f"micrograd-sweep-stop-{uuid.uuid4().hex}", client=client)
         futures = {client.submit(_train_on_dask, c, dataset, stop.name, pure=False): i for i, c in enumerate(configs)}
         pending, finished = set(futures), threading.Event()
@@ -264,10 +307,7 @@ def _run_on_dask(configs, scheduler, dataset, record, should_stop):
                         continue
                     if future.status == "error":
                         error = future.exception()
-                        message = _describe(error)
-                        if isinstance(error, ModuleNotFoundError):
-                            message += " (the Dask workers must be able to import this project: start them from its folder)"
-                        record(futures[future], error=message)
+                        record(futures[future], error=_describe(error))
                     else:
                         record(futures[future], result=future.result())
                 if should_stop is not None and should_stop() and not stop.is_set():

@@ -1,6 +1,7 @@
 """lab/sweep.py: grids, parallel sweeps (processes and Dask), cancel, failures and the CLI."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,8 +11,10 @@ import pytest
 
 from lab.config import ConfigError, TrainConfig
 from lab.runs import RunStore, RunStoreError
-from lab.sweep import MAX_CELLS, SweepError, cell_label, make_grid, parse_grid, run_sweep
+from lab.sweep import (MAX_CELLS, SCHEDULER_ENV, SweepError, cell_label, configured_scheduler, make_grid, parse_grid,
+                       run_sweep)
 from lab.train import train
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = TrainConfig(steps=15, n=60, hidden=(4,))
@@ -129,12 +132,44 @@ def test_bad_worker_count(store):
 
 
 # ---------------------------------------------------------------- Dask
+def start_dask(args, cwd, env):
+    return subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def end_processes(processes):
+    """Workers first (a worker whose scheduler is gone keeps trying to reconnect), then the scheduler."""
+    for process in reversed(processes):
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="module")
-def dask_scheduler():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as cluster:  # tcp: the CLI test connects from another process
-        yield cluster.scheduler_address
+def dask_scheduler(tmp_path_factory):
+    """A real `dask scheduler` and two `dask worker` processes that cannot import this project:
+    started from an empty folder with no PYTHONPATH, so the sweep must ship its code to them."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    folder = tmp_path_factory.mktemp("dask-cluster")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    processes = [start_dask(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                            folder, env)]
+    processes += [start_dask(["worker", address, "--nthreads", "1", "--dashboard-address", ":0",
+                              "--local-directory", str(folder / f"worker-{i}")], folder, env) for i in range(2)]
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+            assert client.run(os.getcwd) and set(client.run(os.getcwd).values()) == {str(folder)}
+        yield address
+    finally:
+        end_processes(processes)
 
 
 def test_sweep_on_a_dask_cluster_equals_running_each_config_alone(store, dask_scheduler):
@@ -150,8 +185,42 @@ def test_cancel_a_dask_sweep(store, dask_scheduler):
     polls = []  # the sweep asks about ten times a second: stop after about two seconds of training
     ids = run_sweep(grid, store, "dask-cancel", scheduler=dask_scheduler,
                     should_stop=lambda: polls.append(1) or len(polls) > 20)
-    assert ids[0] is not None and ids[1:] == [None, None]  # one worker thread: one cell had started
-    assert store.get(ids[0])["status"] == "stopped"
+    saved = [i for i in ids if i is not None]
+    assert saved and all(store.get(i)["status"] == "stopped" for i in saved)  # two workers: two cells had started
+
+
+def test_a_cluster_missing_a_runtime_package_is_one_clear_error(store, tmp_path):
+    """A scheduler and worker whose Python cannot import threadpoolctl (a module of that name that fails)."""
+    pytest.importorskip("distributed")
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "threadpoolctl.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'threadpoolctl'\", name='threadpoolctl')\n")
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(shadow)}
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    processes = [start_dask(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                            tmp_path, env),
+                 start_dask(["worker", address, "--nthreads", "1", "--dashboard-address", ":0"], tmp_path, env)]
+    try:
+        with pytest.raises(ConfigError, match=r"cannot import 'threadpoolctl': install this project's runtime"):
+            run_sweep(parse_grid(["lr=0.1"], SMALL), store, "x", scheduler=address)
+    finally:
+        end_processes(processes)
+
+
+def test_a_port_that_is_not_a_scheduler_fails_fast(store):
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts connections, never speaks Dask
+        address = "tcp://127.0.0.1:%d" % server.getsockname()[1]
+        with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+            run_sweep(parse_grid(["lr=0.1"], SMALL), store, "x", scheduler=address)
+
+
+def test_the_page_scheduler_comes_only_from_the_environment(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert configured_scheduler() is None
+    monkeypatch.setenv(SCHEDULER_ENV, " tcp://10.0.0.5:8786 ")
+    assert configured_scheduler() == "tcp://10.0.0.5:8786"
 
 
 @pytest.mark.parametrize("address, message", [
