@@ -19,7 +19,7 @@ from multiprocessing import spawn
 
 from data import DatasetError
 
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, format_hidden
 from .train import train
 
 SWEEPABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("csv_path", "dataset", "engine"))
@@ -52,7 +52,7 @@ class SweepGrid:
 def format_value(name, value):
     """A swept value as people write it: 0.1, 16-16 (hidden layers), none (no hidden layer)."""
     if name == "hidden":
-        return "-".join(map(str, value)) or "none"
+        return format_hidden(value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -296,7 +296,7 @@ def overwrite_backward(root):
     A node used twice keeps only the contribution written last; every other node is
     right. Inner nodes and leaves are all reset first, so it can be called once on a
     fresh graph."""
-    order = root.topo_order()
+    order = root.topological_order()
     for node in order:
         node.grad = 0.0
     root.grad = 1.0
@@ -308,7 +308,7 @@ def overwrite_backward(root):
 def uses(root):
     """{node: how many times it is an input of an op} over the graph of root."""
     count = {}
-    for node in root.topo_order():
+    for node in root.topological_order():
         count.setdefault(node, 0)
         for child in node._prev:
             count[child] = count.get(child, 0) + 1
@@ -386,7 +386,7 @@ def overwrite_examples(cases=OVERWRITE_CASES, tol=1e-9):
                          "finite difference": finite_difference(builder, values, name),
                          "wrong?": abs(w - r) > tol})
         # the two builds have the same topological order, node for node
-        pairs = list(zip(wrong_root.topo_order(), right_root.topo_order()))
+        pairs = list(zip(wrong_root.topological_order(), right_root.topological_order()))
         bad = [(a, b) for a, b in pairs if abs(a.grad - b.grad) > tol]
         examples.append(OverwriteExample(title, text, dict(values), rows, wrong_root, right_root,
                                          [a for a, _ in bad], [b for _, b in bad]))

@@ -192,7 +192,7 @@ def test_overwrite_backward_wrong_exactly_where_a_node_is_reused():
     for e in examples:
         uses = zg.uses(e.right_root)
         wrong_ids = {id(n) for n in e.wrong_nodes}
-        for wrong, right in zip(e.wrong_root.topo_order(), e.right_root.topo_order()):
+        for wrong, right in zip(e.wrong_root.topological_order(), e.right_root.topological_order()):
             reused = uses[right] > 1
             assert (id(wrong) in wrong_ids) == reused, (e.expression, right.label)
             assert (not close(wrong.grad, right.grad)) == reused
