@@ -1,4 +1,4 @@
-"""The numpy engine (micrograd.tensor, tensor_nn, tensor_losses) against float64 PyTorch and against the scalar engine."""
+"""The numpy engine (micrograd.tensor, tensor_nn, tensor_losses) against float64 PyTorch and the scalar engine."""
 import gc
 import warnings
 import weakref
