@@ -63,8 +63,9 @@ def make_network(config, n_features, engine="numpy", params=None):
     return net
 
 
-# One forward and backward pass of the scalar engine, per sample and parameter, measured on this
-# machine kind with bench/engines.py (the garbage collector on, as in the app).
+# Seconds of one scalar-engine forward and backward pass, per sample and parameter. bench/engines.py
+# measures about 1.4e-6 in its own quiet process; inside the app's server (many more live objects for
+# the garbage collector to scan) a Train-page run took about 2.6e-6 (issue 14), so estimates use that.
 SCALAR_SECONDS_PER_UNIT = 2.6e-6
 
 
