@@ -12,7 +12,7 @@ exits with status 1 and names the engines that disagree otherwise.
 
 Engines: micrograd 0.1.0 from PyPI (the original, loaded by bench/reference.py
 from .vendor/, never installed into the environment), our scalar engine
-(micrograd.nn.MLP), our numpy engine (micrograd.tensor.TensorMLP), PyTorch
+(micrograd.nn.MLP), our numpy engine (micrograd.tensor_nn.TensorMLP), PyTorch
 float64 on one thread, and a hand-written numpy forward/backward.
 
 Timing: time.perf_counter around a block of steps; ms/step is the median over
@@ -44,8 +44,8 @@ import numpy as np  # noqa: E402
 
 import micrograd  # noqa: E402
 from micrograd import losses as scalar_losses  # noqa: E402
-from micrograd import tensor as T  # noqa: E402
-from micrograd.nn import MLP, init_weights  # noqa: E402
+from micrograd import tensor_losses, tensor_nn  # noqa: E402
+from micrograd.nn import MLP, init_weights, parameter_count  # noqa: E402
 from micrograd.optim import SGD  # noqa: E402
 import reference  # noqa: E402  (bench/reference.py)
 
@@ -133,13 +133,13 @@ class Numpy:
         self.X, self.y, self.sizes = X, y, sizes
 
     def reset(self):
-        self.net = T.TensorMLP(self.sizes[0], self.sizes[1:], activation="relu", output_activation="linear",
+        self.net = tensor_nn.TensorMLP(self.sizes[0], self.sizes[1:], activation="relu", output_activation="linear",
                                seed=SEED)
         self.params = self.net.parameters()
         self.opt = SGD(self.params, LR)
 
     def step(self):
-        loss = T.hinge(self.net(self.X), self.y) + ALPHA * T.l2(self.params)
+        loss = tensor_losses.hinge(self.net(self.X), self.y) + ALPHA * tensor_losses.l2(self.params)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -319,7 +319,7 @@ def main(argv=None):
     started = time.perf_counter()
     sizes = [2, 16, 16, 1]
     X, y = make_moons(100)
-    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    n_params = parameter_count(sizes[0], sizes[1:])
     print(f"Reference step: two moons n=100 noise={NOISE} seed={SEED}; MLP {'-'.join(map(str, sizes))} "
           f"({n_params} parameters), ReLU hidden, linear output; hinge + {ALPHA:g}*sum(p^2); SGD lr={LR}")
     print(f"{'quick' if quick else 'full'} run: Python {platform.python_version()}, numpy {np.__version__}, "

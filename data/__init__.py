@@ -3,7 +3,8 @@ from pathlib import Path
 
 from .csv_loader import MAX_FEATURES, MAX_ROWS, load_csv
 from .dataset import Dataset, DatasetError, train_test_split
-from .generators import DATASET_LABELS, GENERATORS, PLANE_COEFFICIENTS, make_dataset
+from .generators import (DATASET_LABELS, GENERATORS, LECTURE_X, LECTURE_Y, PLANE_COEFFICIENTS,
+                         REGRESSION_DATASETS, make_dataset)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 EXAMPLE_CSVS = {
@@ -13,6 +14,7 @@ EXAMPLE_CSVS = {
 }
 
 __all__ = [
-    "Dataset", "DatasetError", "GENERATORS", "DATASET_LABELS", "PLANE_COEFFICIENTS", "make_dataset",
+    "Dataset", "DatasetError", "GENERATORS", "DATASET_LABELS", "REGRESSION_DATASETS", "PLANE_COEFFICIENTS",
+    "LECTURE_X", "LECTURE_Y", "make_dataset",
     "train_test_split", "load_csv", "MAX_ROWS", "MAX_FEATURES", "EXAMPLES_DIR", "EXAMPLE_CSVS",
 ]

@@ -1,8 +1,10 @@
 """Synthetic datasets: deterministic for a seed, vectorised with numpy.
 
-Every generator has the signature ``fn(n, noise, seed) -> Dataset``. ``noise`` is
-the standard deviation of Gaussian jitter added to the features (to the target
-for the regression sets). Classification labels are -1.0 / +1.0 and the samples
+Every generator has the signature ``fn(n, noise, seed) -> Dataset`` and says what it
+makes in ``fn.task`` ("classification" or "regression") and ``fn.label`` (its name on
+the pages): GENERATORS is the one list of dataset names, the config and the pages
+derive theirs from it. ``noise`` is the standard deviation of Gaussian jitter added
+to the features (to the target for the regression sets). Classification labels are -1.0 / +1.0 and the samples
 come in class order (first the -1 class, then the +1 class); shuffle before
 mini-batching, or use ``train_test_split``.
 """
@@ -22,19 +24,9 @@ MAX_GENERATED_SAMPLES = 1_000_000
 # y = a*x1 + b*x2 + c (+ noise) for the "plane" dataset
 PLANE_COEFFICIENTS = (1.5, -0.8, 0.5)
 
+# the micrograd lecture's four samples and targets
 LECTURE_X = ((2.0, 3.0, -1.0), (3.0, -1.0, 0.5), (0.5, 1.0, 1.0), (1.0, 1.0, -1.0))
 LECTURE_Y = (1.0, -1.0, -1.0, 1.0)
-
-DATASET_LABELS = {
-    "lecture": "Lecture toy set (4 samples, 3 features)",
-    "moons": "Two moons",
-    "circles": "Two circles",
-    "xor": "XOR quadrants",
-    "spiral": "Two spirals",
-    "blobs": "Two Gaussian blobs",
-    "sine": "Sine wave (regression)",
-    "plane": "Plane (2-D regression)",
-}
 
 
 def _check_args(n, noise, seed):
@@ -47,12 +39,16 @@ def _check_args(n, noise, seed):
     return int(n), float(noise), _check_seed(seed)
 
 
-def _generator(fn):
-    @functools.wraps(fn)
-    def checked(n: int = 100, noise: float = 0.1, seed: int = 0) -> Dataset:
-        n, noise, seed = _check_args(n, noise, seed)
-        return fn(n, noise, np.random.default_rng(seed))
-    return checked
+def _generator(task, label):
+    """Decorator: check the arguments, seed the generator and record the task and the label."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def checked(n: int = 100, noise: float = 0.1, seed: int = 0) -> Dataset:
+            n, noise, seed = _check_args(n, noise, seed)
+            return fn(n, noise, np.random.default_rng(seed))
+        checked.task, checked.label = task, label
+        return checked
+    return wrap
 
 
 def _labels(n_neg: int, n_pos: int) -> np.ndarray:
@@ -64,13 +60,13 @@ def _jitter(X: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray
     return X + noise * rng.standard_normal(X.shape)
 
 
-@_generator
+@_generator("classification", "Lecture toy set (4 samples, 3 features)")
 def lecture(n, noise, rng):
     """Karpathy's 4-sample toy set from the micrograd lecture; ignores n and noise."""
     return Dataset("lecture", np.array(LECTURE_X), np.array(LECTURE_Y), "classification", ("x1", "x2", "x3"))
 
 
-@_generator
+@_generator("classification", "Two moons")
 def moons(n, noise, rng):
     """Two interleaving half circles, as sklearn.datasets.make_moons (unshuffled)."""
     n_out = n // 2
@@ -84,7 +80,7 @@ def moons(n, noise, rng):
     return Dataset("moons", _jitter(X, noise, rng), _labels(n_out, n_in), "classification", ("x1", "x2"))
 
 
-@_generator
+@_generator("classification", "Two circles")
 def circles(n, noise, rng):
     """Two concentric circles (radius 1 -> -1, radius 0.5 -> +1), as sklearn's make_circles(factor=0.5)."""
     n_out = n // 2
@@ -98,7 +94,7 @@ def circles(n, noise, rng):
     return Dataset("circles", _jitter(X, noise, rng), _labels(n_out, n_in), "classification", ("x1", "x2"))
 
 
-@_generator
+@_generator("classification", "XOR quadrants")
 def xor(n, noise, rng):
     """Points in [-2, 2]^2 (kept 0.1 away from the axes): +1 where x1*x2 > 0 (quadrants 1 and 3), else -1."""
     n_neg = n // 2
@@ -112,7 +108,7 @@ def xor(n, noise, rng):
     return Dataset("xor", _jitter(X, noise, rng), _labels(n_neg, n_pos), "classification", ("x1", "x2"))
 
 
-@_generator
+@_generator("classification", "Two spirals")
 def spiral(n, noise, rng):
     """Two interleaved spirals (1.75 turns each, radius up to 2), the second rotated by pi."""
     n_neg = n // 2
@@ -127,7 +123,7 @@ def spiral(n, noise, rng):
     return Dataset("spiral", _jitter(X, noise, rng), _labels(n_neg, n_pos), "classification", ("x1", "x2"))
 
 
-@_generator
+@_generator("classification", "Two Gaussian blobs")
 def blobs(n, noise, rng):
     """Two Gaussian blobs (std 0.5, plus the noise) centred at (-1, -1) -> -1 and (1, 1) -> +1."""
     n_neg = n // 2
@@ -137,7 +133,7 @@ def blobs(n, noise, rng):
     return Dataset("blobs", _jitter(X, noise, rng), _labels(n_neg, n_pos), "classification", ("x1", "x2"))
 
 
-@_generator
+@_generator("regression", "Sine wave (regression)")
 def sine(n, noise, rng):
     """1-D regression: x uniform in [-pi, pi] (sorted), y = sin(x) + noise."""
     x = np.sort(rng.uniform(-math.pi, math.pi, n))
@@ -145,7 +141,7 @@ def sine(n, noise, rng):
     return Dataset("sine", x[:, None], y, "regression", ("x",))
 
 
-@_generator
+@_generator("regression", "Plane (2-D regression)")
 def plane(n, noise, rng):
     """2-D regression: x uniform in [-2, 2]^2, y = a*x1 + b*x2 + c + noise with PLANE_COEFFICIENTS."""
     a, b, c = PLANE_COEFFICIENTS
@@ -154,16 +150,9 @@ def plane(n, noise, rng):
     return Dataset("plane", X, y, "regression", ("x1", "x2"))
 
 
-GENERATORS = {
-    "lecture": lecture,
-    "moons": moons,
-    "circles": circles,
-    "xor": xor,
-    "spiral": spiral,
-    "blobs": blobs,
-    "sine": sine,
-    "plane": plane,
-}
+GENERATORS = {fn.__name__: fn for fn in (lecture, moons, circles, xor, spiral, blobs, sine, plane)}
+DATASET_LABELS = {name: fn.label for name, fn in GENERATORS.items()}
+REGRESSION_DATASETS = tuple(name for name, fn in GENERATORS.items() if fn.task == "regression")
 
 
 def make_dataset(name: str, n: int = 100, noise: float = 0.1, seed: int = 0) -> Dataset:

@@ -138,13 +138,9 @@ def curves(runs):
 
 # ---------------------------------------------------------------- diffs and metrics
 def _shown(name, value):
-    if name == "hidden":
-        return "-".join(map(str, value)) or "none"
     if name == "csv_path":
         return Path(value).name if value else ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return format_value(name, value)
 
 
 def differing_fields(configs):

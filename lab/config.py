@@ -1,11 +1,15 @@
-"""TrainConfig: the one description of a training run, shared by the CLI, the pages and the store."""
+"""TrainConfig: the one description of a training run, shared by the CLI, the pages and the store.
+
+The names it accepts come from where they are defined (datasets from data's generators,
+activations from micrograd.nn), so adding a dataset or an activation there is enough.
+"""
 import math
 from dataclasses import asdict, dataclass, fields
 
-from micrograd.nn import ACTIVATIONS
+from data import GENERATORS, REGRESSION_DATASETS
+from micrograd.nn import ACTIVATIONS, parameter_count
 
-DATASETS = ("lecture", "moons", "circles", "xor", "spiral", "blobs", "sine", "plane", "csv")
-REGRESSION_DATASETS = ("sine", "plane")
+DATASETS = (*GENERATORS, "csv")  # the generated sets, and a CSV file
 LOSSES = ("auto", "hinge", "bce", "mse")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "linear", "cosine")
@@ -56,7 +60,8 @@ class TrainConfig:
                         raise ValueError
                     object.__setattr__(self, f.name, f.type(float(value)) if f.type is int else float(value))
                 except (TypeError, ValueError):
-                    raise ConfigError(f"{f.name} must be {'an integer' if f.type is int else 'a number'}, got {value!r}") from None
+                    kind = "an integer" if f.type is int else "a number"
+                    raise ConfigError(f"{f.name} must be {kind}, got {value!r}") from None
         self.validate()
 
     def validate(self):
@@ -119,7 +124,17 @@ class TrainConfig:
                 for f in fields(self) if getattr(self, f.name) != getattr(default, f.name) and f.name != "csv_path"}
 
     def architecture(self, n_features):
+        """'2-16-16-1': the layer widths from the inputs to the output."""
         return "-".join(map(str, [n_features, *self.hidden, 1]))
+
+    def parameter_count(self, n_features):
+        """Weights and biases of this config's network for `n_features` inputs."""
+        return parameter_count(n_features, [*self.hidden, 1])
+
+
+def format_hidden(hidden):
+    """Hidden layer widths as people write them: (16, 16) -> '16-16', () -> 'none' (no hidden layer)."""
+    return "-".join(map(str, hidden)) or "none"
 
 
 def parse_hidden(text):
@@ -139,7 +154,8 @@ FIELD_HELP = {
     "csv_path": "a CSV file (dataset csv)", "hidden": "hidden layer widths, e.g. 16,16 (empty for none)",
     "activation": "hidden-layer activation", "output_activation": "output activation",
     "loss": "loss function", "optimizer": "optimizer", "lr": "learning rate",
-    "lr_schedule": "learning-rate schedule", "momentum": "SGD momentum", "batch_size": "mini-batch size (0: full batch)",
+    "lr_schedule": "learning-rate schedule", "momentum": "SGD momentum",
+    "batch_size": "mini-batch size (0: full batch)",
     "l1": "L1 penalty weight", "l2": "L2 penalty weight", "steps": "training steps",
     "seed": "seed of the initial weights and batch order", "engine": "autograd engine",
 }

@@ -18,13 +18,11 @@ from collections import deque
 from pathlib import Path
 
 from .config import ConfigError
-from .train import TrainResult, load_data
+from .train import TrainResult, estimate_seconds, load_data
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_RUNNING = 2              # runs training at once in this process's workers (2 cores)
 KILL_AFTER = 1.6             # seconds after Stop before a worker that has not ended is killed
-SCALAR_SECONDS_PER_UNIT = 3e-6   # scalar engine: seconds per (training sample x weight x step), measured
-NUMPY_SECONDS_PER_UNIT = 2e-9    # numpy engine, for big nets (small ones cost less than their overhead)
 MAX_RUN_SECONDS = 600        # a run estimated to take longer is refused: it would hold a core for too long
 
 SERVER_SLOTS = threading.BoundedSemaphore(MAX_RUNNING)
@@ -59,18 +57,10 @@ def take_worker():
     return worker
 
 
-def estimated_seconds(config, n_features, n_train):
-    """Rough training time: work units (samples x weights x steps) times the engine's cost per unit."""
-    n_params = sum((a + 1) * b for a, b in zip([n_features, *config.hidden], [*config.hidden, 1]))
-    batch = min(config.batch_size, n_train) if config.batch_size else n_train
-    per_unit = SCALAR_SECONDS_PER_UNIT if config.engine == "scalar" else NUMPY_SECONDS_PER_UNIT
-    return batch * n_params * config.steps * per_unit
-
-
 def check_budget(config):
     """Raise ConfigError when a run would take longer than MAX_RUN_SECONDS (and say what to change)."""
     train_set, _ = load_data(config)
-    seconds = estimated_seconds(config, train_set.n_features, train_set.n)
+    seconds = estimate_seconds(config, train_set.n_features, train_set.n)
     if seconds > MAX_RUN_SECONDS:
         hint = ("the numpy engine gives the same numbers far faster, or use" if config.engine == "scalar"
                 else "use")

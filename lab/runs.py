@@ -194,7 +194,7 @@ class RunStore:
             if run["status"] not in STATUSES:
                 raise RunStoreError(f"{where}: status must be one of {', '.join(STATUSES)}")
             n_features = int(run["n_features"])
-            expected = sum((a + 1) * b for a, b in zip([n_features, *config.hidden], [*config.hidden, 1]))
+            expected = config.parameter_count(n_features)
             if not isinstance(params, list) or len(params) != expected:
                 raise RunStoreError(f"{where}: expected {expected} weights for this architecture")
             if not all(v is None or isinstance(v, (int, float)) for k in HISTORY_KEYS for v in history[k]):

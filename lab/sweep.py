@@ -21,7 +21,7 @@ from pathlib import Path
 
 from data import DatasetError
 
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, format_hidden
 from .runs import RunStoreError
 from .train import train
 
@@ -57,7 +57,7 @@ class SweepGrid:
 def format_value(name, value):
     """A swept value as people write it: 0.1, 16-16 (hidden layers), none (no hidden layer)."""
     if name == "hidden":
-        return "-".join(map(str, value)) or "none"
+        return format_hidden(value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

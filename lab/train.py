@@ -1,4 +1,8 @@
-"""One training loop for both engines: config in, per-step history and trained weights out."""
+"""One training loop for both engines: config in, per-step history and trained weights out.
+
+Also the one place that turns a TrainConfig into a network (make_network) and that says how
+long the scalar engine will take (estimate_scalar_seconds), so pages and the CLI agree.
+"""
 import math
 import time
 from dataclasses import dataclass, field
@@ -7,8 +11,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from data import load_csv, make_dataset, train_test_split
-from micrograd import MLP, losses as scalar_losses, tensor
+from micrograd import MLP, losses as scalar_losses, tensor_losses
 from micrograd.optim import OPTIMIZERS
+from micrograd.tensor_nn import TensorMLP
 
 from .config import TrainConfig
 
@@ -39,6 +44,48 @@ class TrainResult:
     def final(self, key):
         values = self.history.get(key) or []
         return values[-1] if values else None
+
+
+def make_network(config, n_features, engine="numpy", params=None):
+    """The config's MLP for `n_features` inputs: hidden layers config.hidden, one output.
+
+    engine "scalar" gives a micrograd.nn.MLP (one Value per number), "numpy" a TensorMLP;
+    both start from the same weights (config.seed). params: flat weights in
+    MLP.parameters() order to load instead (a trained run's)."""
+    nouts = [*config.hidden, 1]
+    if engine == "scalar":
+        net = MLP(n_features, nouts, config.activation, config.output_activation, seed=config.seed)
+    elif engine == "numpy":
+        net = TensorMLP(n_features, nouts, config.activation, config.output_activation, seed=config.seed)
+    else:
+        raise ValueError(f"unknown engine {engine!r}; choose scalar or numpy")
+    if params is not None:
+        net.load_parameters(params)
+    return net
+
+
+# Seconds of one scalar-engine forward and backward pass, per sample and parameter. bench/engines.py
+# measures about 1.4e-6 in its own quiet process; inside the app's server (many more live objects for
+# the garbage collector to scan) a Train-page run took about 2.6e-6 (issue 14), so estimates use that.
+SCALAR_SECONDS_PER_UNIT = 2.6e-6
+
+
+def estimate_scalar_seconds(n_samples, n_parameters, steps, passes=1):
+    """Rough wall time of `steps` scalar-engine steps of `passes` forward+backward passes each
+    over n_samples samples of a net with n_parameters weights (the cost grows with their product)."""
+    return passes * n_samples * n_parameters * steps * SCALAR_SECONDS_PER_UNIT
+
+
+NUMPY_SECONDS_PER_UNIT = 2e-9  # the numpy engine on big nets (small ones cost less than their fixed overhead)
+
+
+def estimate_seconds(config, n_features, n_train):
+    """Rough wall time of a whole run of `config` on n_train training samples, on its engine."""
+    batch = min(config.batch_size, n_train) if config.batch_size else n_train
+    n_parameters = config.parameter_count(n_features)
+    if config.engine == "scalar":
+        return estimate_scalar_seconds(batch, n_parameters, config.steps)
+    return batch * n_parameters * config.steps * NUMPY_SECONDS_PER_UNIT
 
 
 def load_data(config, dataset=None):
@@ -79,7 +126,7 @@ class ScalarModel(Model):
     lib = scalar_losses
 
     def __init__(self, config, nin):
-        self.net = MLP(nin, [*config.hidden, 1], config.activation, config.output_activation, seed=config.seed)
+        self.net = make_network(config, nin, engine="scalar")
         self.params = self.net.parameters()
 
     def forward(self, X, y):
@@ -94,11 +141,10 @@ class ScalarModel(Model):
 
 class NumpyModel(Model):
     """The vectorized engine: one node per layer."""
-    lib = tensor
+    lib = tensor_losses
 
     def __init__(self, config, nin):
-        self.net = tensor.TensorMLP(nin, [*config.hidden, 1], config.activation, config.output_activation,
-                                    seed=config.seed)
+        self.net = make_network(config, nin, engine="numpy")
         self.params = self.net.parameters()
 
     def forward(self, X, y):
@@ -134,7 +180,7 @@ def _train(config, on_step, should_stop, dataset):
     model = MODELS[config.engine](config, train_set.n_features)
     opt_kwargs = {"momentum": config.momentum} if config.optimizer == "sgd" else {}
     optimizer = OPTIMIZERS[config.optimizer](model.params, lr=config.lr, **opt_kwargs)
-    probe = network(config, train_set.n_features, model.flat_parameters())  # evaluates each step's weights
+    probe = make_network(config, train_set.n_features, params=model.flat_parameters())  # evaluates each step's weights
     batches = np.random.default_rng(config.seed)
     history = {key: [] for key in HISTORY_KEYS}
     result = TrainResult(config, "finished", history, [], train_set.task, train_set.n_features,
@@ -181,13 +227,6 @@ def has_diverged(loss, earlier):
 
 
 # ---- pure evaluation helpers: trained weights in, arrays out
-def network(config, n_features, params):
-    """A numpy-engine net holding the given flat weights (for evaluation)."""
-    net = tensor.TensorMLP(n_features, [*config.hidden, 1], config.activation, config.output_activation, seed=0)
-    net.load_parameters(params)
-    return net
-
-
 def scores_of(net, X):
     return np.asarray(net(np.asarray(X, dtype=float)).data, dtype=float).reshape(-1)
 
@@ -195,12 +234,12 @@ def scores_of(net, X):
 def predict(config, params, X):
     """Network outputs (scores for classification) for the rows of X."""
     X = np.asarray(X, dtype=float)
-    return scores_of(network(config, X.shape[1], params), X)
+    return scores_of(make_network(config, X.shape[1], params=params), X)
 
 
 def data_loss(loss_name, scores, y):
     """The loss of scores against targets, with the numpy engine's own formula (no gradient kept)."""
-    return float(tensor.LOSSES[loss_name](scores, y).data)
+    return float(tensor_losses.LOSSES[loss_name](scores, y).data)
 
 
 def accuracy(scores, y):

@@ -1,118 +1,142 @@
-"""The zero-grad bug, computed: the correct loop, the loop without zero_grad(), and
-gradient accumulation on purpose; plus the sibling bug, a backward that overwrites
-gradients (=) instead of accumulating them (+=). Pure functions, no Streamlit.
+"""The zero-grad bug, computed: the correct training step, the step that forgets
+zero_grad(), and gradient accumulation on purpose; plus the sibling bug, a backward
+that overwrites gradients (=) instead of accumulating them (+=). No Streamlit here.
 
-Every loop minimises the mean squared error over the full data set with plain SGD
-(`p.data -= lr * p.grad`). One "step" is one parameter update.
+The three steps are the real functions below, and the Zero-grad page shows their
+source (inspect.getsource), so the code on the page is the code that ran. Every loop
+minimises the mean squared error over the full data set with plain SGD
+(`p.data -= lr * p.grad`); one "step" is one parameter update.
 
-Without zeroing, p.grad after step t holds g_1 + g_2 + ... + g_t, the true
-gradients at the loop's own parameters of every step so far: the update is SGD
-with momentum 1 (a heavy ball with no friction).
+Without zeroing, p.grad after step t holds g_1 + g_2 + ... + g_t, the true gradients
+at the loop's own weights of every step so far: the update is SGD with momentum 1,
+a heavy ball with no friction. While the gradients agree it speeds up, which is why
+the bug can look like it helps; nothing ever slows it down again, which is why it is
+a bug.
 """
 from __future__ import annotations
 
+import html
+import inspect
 import math
 from dataclasses import dataclass, field
 
+from micrograd.backprop import finite_difference_check
 from micrograd.engine import Value
 from micrograd.losses import mse
-from micrograd.nn import MLP
+
+from .config import TrainConfig, format_hidden
+from .figures import run_color, series_figure
+from .train import estimate_scalar_seconds, load_data, make_network
 
 LOSS_NAME = "mean squared error"
 MAX_SAMPLES = 200          # the scalar engine builds one Python object per number
+# At these defaults the bug visibly hurts on the lecture net (seed 0: loss ~2 vs ~0.001); at
+# small rates it often "wins" by luck, which the page explains.
+DEFAULT_LR, DEFAULT_STEPS, DEFAULT_K = 1.0, 30, 2
 VARIANTS = ("correct", "buggy", "accumulate")
 VARIANT_LABELS = {
     "correct": "correct (zero_grad every step)",
     "buggy": "buggy (no zero_grad)",
     "accumulate": "accumulation (k micro-batches)",
 }
+# The correct and the accumulation curves coincide: the correct one is drawn wide and pale
+# with round markers, the accumulation one dashed with open diamonds on top, so both show.
+TRACE_STYLES = {
+    "correct": dict(line=dict(width=6), opacity=0.55, marker=dict(symbol="circle", size=9)),
+    "buggy": dict(line=dict(width=2), marker=dict(symbol="x", size=7)),
+    "accumulate": dict(line=dict(width=2, dash="dash"), marker=dict(symbol="diamond-open", size=8)),
+    "true": dict(line=dict(width=2, dash="dot"), marker=dict(symbol="circle-open", size=6)),
+}
+COLORS = {"correct": run_color(0), "buggy": run_color(1), "accumulate": run_color(2), "true": run_color(1)}
 
-# ---------------------------------------------------------------- the code shown on the page
-CORRECT_LOOP = """\
-for step in range(steps):
-    preds = [net(x) for x in xs]  # forward
-    loss = mse(preds, ys)
-    net.zero_grad()               # all p.grad = 0
-    loss.backward()               # p.grad += dL/dp
+
+# ---------------------------------------------------------------- the steps the page shows
+def correct_step(net, xs, ys, lr):
+    loss = mse([net(x) for x in xs], ys)
+    net.zero_grad()               # every p.grad = 0
+    loss.backward()               # p.grad += dloss/dp
     for p in net.parameters():
-        p.data -= lr * p.grad     # SGD update"""
+        p.data -= lr * p.grad     # SGD update
+    return loss.data
 
-BUGGY_LOOP = """\
-for step in range(steps):
-    preds = [net(x) for x in xs]  # forward
-    loss = mse(preds, ys)
+
+def buggy_step(net, xs, ys, lr):
+    loss = mse([net(x) for x in xs], ys)
     # net.zero_grad()  <- forgotten
-    loss.backward()               # p.grad += dL/dp
+    loss.backward()               # p.grad += dloss/dp
     for p in net.parameters():
-        p.data -= lr * p.grad     # SGD update"""
+        p.data -= lr * p.grad     # SGD update
+    return loss.data
 
-ACCUMULATE_LOOP = """\
-for step in range(steps):         # one update each
+
+def accumulating_step(net, xs, ys, lr, k):
+    net.zero_grad()               # once per update
+    loss = 0.0
     for xb, yb in micro_batches(xs, ys, k):
-        preds = [net(x) for x in xb]
-        loss = mse(preds, yb) / k
-        loss.backward()           # grads add up
+        part = mse([net(x) for x in xb], yb) / k
+        part.backward()           # the k parts' grads add up
+        loss += part.data
     for p in net.parameters():
-        p.data -= lr * p.grad
-    net.zero_grad()               # once per update"""
+        p.data -= lr * p.grad     # one update for the whole batch
+    return loss
 
 
-def differing_line(a=CORRECT_LOOP, b=BUGGY_LOOP):
-    """(1-based line number, line of a, line of b) of the one line where a and b differ.
+STEPS = {"correct": correct_step, "buggy": buggy_step, "accumulate": accumulating_step}
 
-    Raises ValueError unless they have the same number of lines and differ in exactly one."""
-    la, lb = a.splitlines(), b.splitlines()
-    diff = [i for i, (x, y) in enumerate(zip(la, lb)) if x != y]
+
+def step_source(variant):
+    """The source of the step function a loop runs, as the page shows it."""
+    return inspect.getsource(STEPS[variant])
+
+
+def differing_line(a="correct", b="buggy"):
+    """(1-based line number, line of a, line of b) of the one body line where two steps' sources differ.
+
+    The `def` lines (the names) are left out. Raises ValueError unless exactly one line differs."""
+    la, lb = step_source(a).splitlines(), step_source(b).splitlines()
+    diff = [i for i, (x, y) in enumerate(zip(la, lb)) if x != y and i > 0]
     if len(la) != len(lb) or len(diff) != 1:
-        raise ValueError(f"the loops must differ in exactly one line; they differ in {len(diff)} "
+        raise ValueError(f"the steps must differ in exactly one line; they differ in {len(diff)} "
                          f"(and have {len(la)} and {len(lb)} lines)")
     i = diff[0]
     return i + 1, la[i], lb[i]
 
 
+def code_html(code, line=0, color=""):
+    """Code as an HTML block with line number `line` (1-based; 0: none) on a coloured background.
+
+    The code is our own source, escaped all the same."""
+    rows = []
+    for i, text in enumerate(code.splitlines(), 1):
+        style = f"background:{color};font-weight:600;" if i == line else ""
+        rows.append(f'<span style="display:block;{style}">{html.escape(text) or " "}</span>')
+    return ('<pre style="font-size:0.8rem;line-height:1.45;padding:0.75rem;border-radius:0.5rem;'
+            'background:#f6f8fa;border:1px solid #e1e4e8;overflow-x:auto;margin:0">'
+            f'<code>{"".join(rows)}</code></pre>')
+
+
 # ---------------------------------------------------------------- data and networks
-LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
-LECTURE_YS = [1.0, -1.0, -1.0, 1.0]
+def lecture_config(seed=0, lr=DEFAULT_LR, steps=DEFAULT_STEPS):
+    """The lecture's setup as a TrainConfig: MLP(3, [4, 4, 1]), tanh everywhere, all 4 samples."""
+    return TrainConfig(dataset="lecture", test_fraction=0.0, hidden=(4, 4), activation="tanh",
+                       output_activation="tanh", seed=seed, lr=lr, steps=steps)
 
 
-@dataclass(frozen=True)
-class NetSpec:
-    """How to build the net: calling it gives a fresh MLP, the same for the same spec."""
-    nin: int = 3
-    hidden: tuple = (4, 4)
-    activation: str = "tanh"
-    output_activation: str = "tanh"
-    seed: int = 0
-
-    def __call__(self):
-        return MLP(self.nin, [*self.hidden, 1], self.activation, self.output_activation, seed=self.seed)
-
-    def describe(self):
-        return (f"MLP({self.nin}, {[*self.hidden, 1]}), {self.activation}"
-                + ("" if self.output_activation == self.activation else f", {self.output_activation} output"))
+def describe(config, n_features):
+    """'MLP(3, [4, 4, 1]), tanh' (and the output activation when it differs)."""
+    text = f"MLP({n_features}, {[*config.hidden, 1]}), {config.activation}"
+    return text + ("" if config.output_activation == config.activation else f", {config.output_activation} output")
 
 
-def lecture_setup(seed=0):
-    """(xs, ys, NetSpec) of the lecture: MLP(3, [4, 4, 1]), tanh everywhere, 4 samples."""
-    return [list(x) for x in LECTURE_XS], list(LECTURE_YS), NetSpec(3, (4, 4), "tanh", "tanh", seed)
-
-
-def train_page_setup(config, seed=None, max_samples=MAX_SAMPLES):
-    """(xs, ys, NetSpec, n_available) for a Train-page TrainConfig: its training split,
-    capped at max_samples rows, and its hidden sizes and activations (seed: the config's
-    unless given)."""
-    from .train import load_data  # lazy: the lecture setup needs no data package
-
+def training_data(config, max_samples=MAX_SAMPLES):
+    """(xs, ys, n_available): the config's training split as lists, capped at max_samples rows."""
     train = load_data(config)[0]
-    xs, ys = train.X.tolist(), train.y.tolist()
-    spec = NetSpec(train.n_features, tuple(config.hidden), config.activation, config.output_activation,
-                   config.seed if seed is None else seed)
-    return xs[:max_samples], ys[:max_samples], spec, len(xs)
+    return train.X[:max_samples].tolist(), train.y[:max_samples].tolist(), train.n
 
 
-def parameter_names(spec):
+def parameter_names(config, n_features):
     """Readable names of the parameters, in MLP.parameters() order: 'layer 1, neuron 1, w1'."""
-    sizes = [spec.nin, *spec.hidden, 1]
+    sizes = [n_features, *config.hidden, 1]
     names = []
     for layer, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
         for neuron in range(1, fan_out + 1):
@@ -135,19 +159,11 @@ def micro_batches(xs, ys, k):
     return [(xs[i:i + size], ys[i:i + size]) for i in range(0, n, size)]
 
 
-def loss_of(net, xs, ys):
-    """The loss every loop minimises: mean squared error over (xs, ys), as a Value."""
-    return mse([net(x) for x in xs], ys)
-
-
-def true_gradient(make_net, params, xs, ys):
-    """(loss, gradient) at `params`, from a fresh net with zeroed grads: the real dloss/dp."""
-    net = make_net()
-    net.load_parameters(params)
-    net.zero_grad()
-    loss = loss_of(net, xs, ys)
-    loss.backward()
-    return loss.data, [p.grad for p in net.parameters()]
+def true_gradient(config, params, xs, ys):
+    """The real dloss/dp at `params`: from a fresh net with zeroed grads."""
+    net = make_network(config, len(xs[0]), engine="scalar", params=params)
+    mse([net(x) for x in xs], ys).backward()
+    return [p.grad for p in net.parameters()]
 
 
 def norm(values):
@@ -164,7 +180,8 @@ class History:
     grad_norm[i], update_norm[i]: norms of that gradient and of the parameter change.
     params[i]: the parameters the step started from; params[-1] is the final one.
     true_grads[i]: the true gradient at params[i]. For the buggy loop it comes from a
-        separate fresh net with zeroed grads; for the two correct loops it is grads[i]."""
+        separate fresh net with zeroed grads; for the two correct loops it is grads[i].
+    final_loss: the loss after the last update (None when the loop diverged)."""
     variant: str
     label: str
     k: int = 1
@@ -178,76 +195,163 @@ class History:
     final_loss: float | None = None
     diverged_at: int | None = None
 
-    def grad_of(self, index):
-        """What p.grad held at each update, for parameter number `index`."""
-        return [g[index] for g in self.grads]
 
-    def true_grad_of(self, index):
-        return [g[index] for g in self.true_grads]
+def run_loop(variant, xs, ys, config, k=1, true_grads=True):
+    """Train a fresh scalar net of `config` with STEPS[variant] for config.steps updates at the
+    constant rate config.lr (its other training fields do not apply); return the History.
 
-
-def run_loop(variant, xs, ys, make_net, lr, steps, k=1, true_grads=True):
-    """Train a fresh make_net() for `steps` updates with one of VARIANTS; return its History.
-
-    correct: forward, zero grads, backward, update.
-    buggy: forward, backward, update (grads never zeroed).
-    accumulate: for each of k equal micro-batches forward and backward of loss/k with no
-        zeroing in between, then one update, then zero grads.
     A loop stops early (diverged_at set) when the loss or a gradient is not finite.
     true_grads: for the buggy loop, also compute the true gradient at each step's
-        parameters with a separate fresh net (costs one more forward/backward per step)."""
+    parameters with a separate fresh net (one more forward and backward per step)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     if not xs or len(xs) != len(ys):
         raise ValueError("xs and ys must be non-empty and of the same length")
-    batches = micro_batches(xs, ys, k) if variant == "accumulate" else None
-    net = make_net()
+    k = k if variant == "accumulate" else 1
+    micro_batches(xs, ys, k)  # a k that does not split the data fails here, before any work
+    net = make_network(config, len(xs[0]), engine="scalar")
     params = net.parameters()
     label = f"accumulation (k = {k} micro-batches)" if variant == "accumulate" else VARIANT_LABELS[variant]
-    h = History(variant, label, k if variant == "accumulate" else 1)
-    for step in range(1, steps + 1):
+    history = History(variant, label, k)
+    step, lr = STEPS[variant], config.lr
+    for number in range(1, config.steps + 1):
         before = [p.data for p in params]
-        if variant == "accumulate":
-            loss = 0.0
-            for xb, yb in batches:
-                part = loss_of(net, xb, yb) / k
-                part.backward()
-                loss += part.data
-        else:
-            out = loss_of(net, xs, ys)
-            if variant == "correct":
-                net.zero_grad()
-            out.backward()
-            loss = out.data
-        grads = [p.grad for p in params]
-        if not (math.isfinite(loss) and all(math.isfinite(g) for g in grads)):
-            h.diverged_at = step
+        loss = step(net, xs, ys, lr, k) if variant == "accumulate" else step(net, xs, ys, lr)
+        grads = [p.grad for p in params]   # every step leaves in p.grad what its update used
+        if not (math.isfinite(loss) and all(map(math.isfinite, grads))):
+            history.diverged_at = number
             break
-        for p in params:
-            p.data -= lr * p.grad
-        after = [p.data for p in params]
-        if variant == "accumulate":
-            net.zero_grad()
-        if variant == "buggy" and true_grads:
-            true = true_gradient(make_net, before, xs, ys)[1]
-        else:
-            true = grads
-        h.step.append(step)
-        h.loss.append(loss)
-        h.grads.append(grads)
-        h.grad_norm.append(norm(grads))
-        h.update_norm.append(norm([a - b for a, b in zip(after, before)]))
-        h.params.append(before)
-        h.true_grads.append(true)
+        history.step.append(number)
+        history.loss.append(loss)
+        history.grads.append(grads)
+        history.grad_norm.append(norm(grads))
+        history.update_norm.append(norm([p.data - b for p, b in zip(params, before)]))
+        history.params.append(before)
+        true = true_gradient(config, before, xs, ys) if variant == "buggy" and true_grads else grads
+        history.true_grads.append(true)
     else:
-        h.params.append([p.data for p in params])
-        h.final_loss = loss_of(net, xs, ys).data
-    return h
+        history.params.append([p.data for p in params])
+        history.final_loss = mse([net(x) for x in xs], ys).data
+    return history
 
 
-def run_loops(xs, ys, make_net, lr, steps, k=1, true_grads=True):
+def run_loops(xs, ys, config, k=1, true_grads=True):
     """{variant: History} for the three loops from the same net, data and hyperparameters."""
-    return {v: run_loop(v, xs, ys, make_net, lr, steps, k=k, true_grads=true_grads) for v in VARIANTS}
+    return {v: run_loop(v, xs, ys, config, k=k, true_grads=true_grads) for v in VARIANTS}
+
+
+@dataclass
+class LoopSetup:
+    """The data and the net the three loops share (the config's lr, steps and seed included)."""
+    config: TrainConfig
+    xs: list
+    ys: list
+    n_available: int          # training samples before the MAX_SAMPLES cap
+
+    @property
+    def n_features(self):
+        return len(self.xs[0])
+
+    @property
+    def ks(self):
+        """The micro-batch counts the accumulation loop can use here."""
+        return valid_ks(len(self.xs))
+
+    @property
+    def description(self):
+        return describe(self.config, self.n_features)
+
+    @property
+    def parameter_names(self):
+        return parameter_names(self.config, self.n_features)
+
+    @property
+    def net_key(self):
+        """A short text that changes when the net's parameters do ('3_4-4'): for widget keys."""
+        return f"{self.n_features}_{format_hidden(self.config.hidden)}"
+
+    def estimate_seconds(self):
+        """How long compare_loops takes: four scalar passes per step (three loops and the true gradient)."""
+        return estimate_scalar_seconds(len(self.xs), self.config.parameter_count(self.n_features),
+                                       self.config.steps, passes=4)
+
+
+def setup(config, max_samples=MAX_SAMPLES):
+    """The LoopSetup of a config: its training split, capped at max_samples rows."""
+    xs, ys, available = training_data(config, max_samples)
+    return LoopSetup(config, xs, ys, available)
+
+
+@dataclass
+class LoopComparison:
+    """Everything the Zero-grad page shows about the three loops, for one setup."""
+    setup: LoopSetup
+    k: int
+    runs: dict                # variant -> History
+
+    def final_loss(self, variant):
+        return self.runs[variant].final_loss
+
+
+def compare_loops(config, k=DEFAULT_K, max_samples=MAX_SAMPLES):
+    """Run the correct, buggy and accumulating loops on the config's training data (capped
+    at max_samples), net and seed, with its learning rate (constant) and number of steps."""
+    shared = setup(config, max_samples)
+    return LoopComparison(shared, k, run_loops(shared.xs, shared.ys, config, k=k))
+
+
+def verdict(comparison):
+    """(kind, text): what this run shows, honestly, whichever loop ended lower. kind is
+    "error", "warning" or "info" (how loudly a page should say it)."""
+    correct, buggy = comparison.runs["correct"], comparison.runs["buggy"]
+    if correct.diverged_at:
+        return "error", f"The correct loop diverged at step {correct.diverged_at}: try a smaller learning rate."
+    if buggy.diverged_at:
+        return "error", (f"The buggy loop diverged at step {buggy.diverged_at}: its summed gradient grew until "
+                         "the loss or a gradient was no longer finite.")
+    lost, won = buggy.final_loss, correct.final_loss
+    settle = (f"Its last update still moved the weights by **{buggy.update_norm[-1]:.3g}** (correct loop: "
+              f"{correct.update_norm[-1]:.3g}) and their norm has grown to **{norm(buggy.params[-1]):.3g}** "
+              f"(correct loop: {norm(correct.params[-1]):.3g}): the buggy loop never settles.")
+    n = len(buggy.step)
+    if lost > 2 * won and lost - won > 1e-3:
+        return "warning", (f"Here the bug hurts: after {n} updates the buggy loop's loss is **{lost:.3g}**, the "
+                           f"correct loop's **{won:.3g}**. " + settle)
+    if lost < won:
+        return "info", (f"Here the buggy loop ended *lower* ({lost:.3g} against {won:.3g}): by luck, not by design. "
+                        + settle + " Tanh saturates at huge weights, so on a few samples a runaway net can land "
+                        "on a perfect fit, or on a dead one that predicts one class (try other seeds).")
+    return "info", f"After {n} updates: buggy loop {lost:.3g}, correct loop {won:.3g}. " + settle
+
+
+def loop_figures(comparison, log_y=False):
+    """{name: figure} of the loss, the gradient norm and the update size per step, one trace per loop.
+
+    Every trace gets its loop's TRACE_STYLES, so the correct curve shows under the equal
+    accumulation curve."""
+    runs = comparison.runs
+    buggy = runs["buggy"]
+    specs = {
+        "loss": (f"Loss per step ({LOSS_NAME}, before each update)", "loss", "loss"),
+        "grad_norm": ("Gradient norm used by each update: ‖p.grad‖", "norm", "grad_norm"),
+        "update_norm": ("Update size: ‖parameters after − before‖", "norm", "update_norm"),
+    }
+    figures = {}
+    for name, (title, y_title, key) in specs.items():
+        series = [(h.label, h.step, getattr(h, key), COLORS[v]) for v, h in runs.items()]
+        styles = list(VARIANTS)
+        if name == "grad_norm":
+            series.append(("buggy: true gradient at its weights", buggy.step, [norm(g) for g in buggy.true_grads],
+                           COLORS["true"]))
+            styles.append("true")
+        fig = series_figure(series, title, y_title, log_y=log_y and name == "loss")
+        for trace, style in zip(fig.data, styles):
+            trace.update(mode="lines+markers", **TRACE_STYLES[style])
+        if name != "loss":  # drawn at half width: the legend under the plot, never over the title
+            fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0),
+                              height=460, margin=dict(b=140))
+        figures[name] = fig
+    return figures
 
 
 def running_sum_rows(buggy, index=0, correct=None):
@@ -266,27 +370,10 @@ def running_sum_rows(buggy, index=0, correct=None):
     return rows
 
 
-SECONDS_PER_UNIT = 2.6e-6  # one forward+backward, per sample x parameter, scalar engine, measured here
-
-
-def estimate_seconds(n_samples, n_params, steps, true_grads=True):
-    """Rough time run_loops takes: 3 loops (4 passes per step with the buggy loop's true grads)."""
-    return (4 if true_grads else 3) * n_samples * n_params * steps * SECONDS_PER_UNIT
-
-
-def summary(histories):
-    """Headline numbers per variant: first and last loss, grad norm and update size."""
-    out = {}
-    for v, h in histories.items():
-        if not h.step:
-            out[v] = {"steps": 0, "diverged_at": h.diverged_at}
-            continue
-        out[v] = {"steps": len(h.step), "diverged_at": h.diverged_at,
-                  "first_loss": h.loss[0], "last_loss": h.loss[-1], "final_loss": h.final_loss,
-                  "first_grad_norm": h.grad_norm[0], "last_grad_norm": h.grad_norm[-1],
-                  "max_grad_norm": max(h.grad_norm), "first_update": h.update_norm[0],
-                  "last_update": h.update_norm[-1]}
-    return out
+def largest_weight_gap(a, b):
+    """The largest difference between two loops' weights over the steps both made (rounding, for
+    accumulation against the correct loop)."""
+    return max((abs(x - y) for pa, pb in zip(a.params, b.params) for x, y in zip(pa, pb)), default=0.0)
 
 
 # ---------------------------------------------------------------- the sibling bug: = instead of +=
@@ -296,7 +383,7 @@ def overwrite_backward(root):
     A node used twice keeps only the contribution written last; every other node is
     right. Inner nodes and leaves are all reset first, so it can be called once on a
     fresh graph."""
-    order = root.topo_order()
+    order = root.topological_order()
     for node in order:
         node.grad = 0.0
     root.grad = 1.0
@@ -308,7 +395,7 @@ def overwrite_backward(root):
 def uses(root):
     """{node: how many times it is an input of an op} over the graph of root."""
     count = {}
-    for node in root.topo_order():
+    for node in root.topological_order():
         count.setdefault(node, 0)
         for child in node._prev:
             count[child] = count.get(child, 0) + 1
@@ -349,13 +436,6 @@ def build(builder, values):
     return root, leaves
 
 
-def finite_difference(builder, values, name, h=1e-6):
-    """Central difference d out / d name."""
-    up = build(builder, {**values, name: values[name] + h})[0].data
-    down = build(builder, {**values, name: values[name] - h})[0].data
-    return (up - down) / (2 * h)
-
-
 @dataclass
 class OverwriteExample:
     title: str
@@ -378,15 +458,15 @@ def overwrite_examples(cases=OVERWRITE_CASES, tol=1e-9):
         right_root, right_leaves = build(builder, values)
         right_root.backward()
         count = uses(right_root)
+        numeric = {r.name: r.numeric for r in finite_difference_check(lambda v: build(builder, v), values)}
         rows = []
         for name in values:
             w, r = wrong_leaves[name].grad, right_leaves[name].grad
             rows.append({"variable": name, "value": values[name], "uses": count[right_leaves[name]],
-                         "wrong grad (=)": w, "right grad (+=)": r,
-                         "finite difference": finite_difference(builder, values, name),
+                         "wrong grad (=)": w, "right grad (+=)": r, "finite difference": numeric[name],
                          "wrong?": abs(w - r) > tol})
         # the two builds have the same topological order, node for node
-        pairs = list(zip(wrong_root.topo_order(), right_root.topo_order()))
+        pairs = list(zip(wrong_root.topological_order(), right_root.topological_order()))
         bad = [(a, b) for a, b in pairs if abs(a.grad - b.grad) > tol]
         examples.append(OverwriteExample(title, text, dict(values), rows, wrong_root, right_root,
                                          [a for a, _ in bad], [b for _, b in bad]))

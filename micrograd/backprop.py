@@ -58,9 +58,9 @@ class Step:
 
 
 def node_names(root):
-    """{Value: display name}: its label, or `#i` with i its index in root.topo_order()
+    """{Value: display name}: its label, or `#i` with i its index in root.topological_order()
     (what draw_dot(..., number_unlabelled=True) shows)."""
-    return {v: v.label or f"#{i}" for i, v in enumerate(root.topo_order())}
+    return {v: v.label or f"#{i}" for i, v in enumerate(root.topological_order())}
 
 
 def _sup(x):
@@ -139,7 +139,7 @@ def backward_steps(root):
 
     Leaves get no step of their own (they have no children to push to). Grads
     are computed from scratch; no Value's .grad is read or changed."""
-    order = root.topo_order()
+    order = root.topological_order()
     names = {v: v.label or f"#{i}" for i, v in enumerate(order)}
     grads = {v: 0.0 for v in order}
     grads[root] += 1.0
@@ -173,7 +173,7 @@ def grads_after(root, k, steps=None):
     k=len(steps): what a fresh backward() gives). Partial sums included."""
     steps = backward_steps(root) if steps is None else steps
     _check_k(k, steps)
-    grads = {v: 0.0 for v in root.topo_order()}
+    grads = {v: 0.0 for v in root.topological_order()}
     for step in steps[:k]:
         for child, added in step.contributions:
             grads[child] += added
@@ -215,7 +215,7 @@ def _build(build, values):
 def _leaf_grads(root, names):
     """Sum of .grad over the leaves labelled with each name."""
     totals = dict.fromkeys(names, 0.0)
-    for v in root.topo_order():
+    for v in root.topological_order():
         if not v._prev and v.label in totals:
             totals[v.label] += v.grad
     return totals

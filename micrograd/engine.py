@@ -1,7 +1,8 @@
 """A scalar reverse-mode autograd engine, after Karpathy's micrograd.
 
-Every operation builds its output Value and records, next to it, the local
-derivative of the output with respect to each child (`_local`). backward()
+Every operation builds its output as in the lecture, `Value(data, (self, other), "*")`,
+plus one more argument: the local derivative of the output with respect to each
+child, `Value(data, children, op, local)`. backward()
 then applies the chain rule: child.grad += local * out.grad. Storing numbers
 instead of a `_backward` closure means a graph has no reference cycles, so a
 dropped graph is freed at once by reference counting (the original engine's
@@ -19,13 +20,13 @@ inf, nan = math.inf, math.nan
 class Value:
     __slots__ = ("data", "grad", "label", "_prev", "_op", "_local")
 
-    def __init__(self, data, label="", _children=(), _op="", _local=()):
+    def __init__(self, data, children=(), op="", local=(), *, label=""):
         self.data = float(data)
         self.grad = 0.0
-        self.label = label
-        self._prev = _children   # the Values this one was computed from
-        self._op = _op           # the op's symbol, drawn by the graph page
-        self._local = _local     # d(self)/d(child) for each child, same order
+        self.label = label       # a name to draw; keyword-only, so ops read Value(out, (self, other), "*", ...)
+        self._prev = children    # the Values this one was computed from
+        self._op = op            # the op's symbol, drawn by the graph page
+        self._local = local      # d(self)/d(child) for each child, same order
 
     def __repr__(self):
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{', label=' + repr(self.label) if self.label else ''})"
@@ -33,33 +34,33 @@ class Value:
     # ---- binary operations: forward value and local derivatives side by side
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data + other.data, "", (self, other), "+", (1.0, 1.0))
+        return Value(self.data + other.data, (self, other), "+", (1.0, 1.0))
 
     def __sub__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data - other.data, "", (self, other), "-", (1.0, -1.0))
+        return Value(self.data - other.data, (self, other), "-", (1.0, -1.0))
 
     def __mul__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data * other.data, "", (self, other), "*", (other.data, self.data))
+        return Value(self.data * other.data, (self, other), "*", (other.data, self.data))
 
     def __truediv__(self, other):
         other = other if isinstance(other, Value) else Value(other)
         a, b = self.data, other.data
-        return Value(_div(a, b), "", (self, other), "/", (_div(1.0, b), -_div(a, b * b)))
+        return Value(_div(a, b), (self, other), "/", (_div(1.0, b), -_div(a, b * b)))
 
     def __pow__(self, other):
         a = self.data
         if isinstance(other, Value):  # a ** b with both a function of the inputs
             b = other.data
             out = _pow(a, b)
-            return Value(out, "", (self, other), "**",
+            return Value(out, (self, other), "**",
                          (_pow_base_grad(a, b), 0.0 if a == 0 and b >= 0 else out * _log(a)))
         other = float(other)
-        return Value(_pow(a, other), "", (self,), f"**{other:g}", (_pow_base_grad(a, other),))
+        return Value(_pow(a, other), (self,), f"**{other:g}", (_pow_base_grad(a, other),))
 
     def __neg__(self):
-        return Value(-self.data, "", (self,), "neg", (-1.0,))
+        return Value(-self.data, (self,), "neg", (-1.0,))
 
     def __radd__(self, other): return Value(other) + self
     def __rsub__(self, other): return Value(other) - self
@@ -70,26 +71,26 @@ class Value:
     # ---- functions
     def exp(self):
         out = _exp(self.data)
-        return Value(out, "", (self,), "exp", (out,))
+        return Value(out, (self,), "exp", (out,))
 
     def log(self):
-        return Value(_log(self.data), "", (self,), "log", (_div(1.0, self.data),))
+        return Value(_log(self.data), (self,), "log", (_div(1.0, self.data),))
 
     def tanh(self):
         t = math.tanh(self.data)
-        return Value(t, "", (self,), "tanh", (1.0 - t * t,))
+        return Value(t, (self,), "tanh", (1.0 - t * t,))
 
     def sigmoid(self):
         s = sigmoid(self.data)
-        return Value(s, "", (self,), "sigmoid", ((1.0 - s) * s,))
+        return Value(s, (self,), "sigmoid", ((1.0 - s) * s,))
 
     def relu(self):
-        x = self.data
-        return Value(x if x > 0 or x != x else 0.0, "", (self,), "relu", (0.0 if x <= 0 else 1.0,))  # nan passes through, as in PyTorch
+        x = self.data  # nan passes through, as in PyTorch
+        return Value(x if x > 0 or x != x else 0.0, (self,), "relu", (0.0 if x <= 0 else 1.0,))
 
     def abs(self):
         x = self.data
-        return Value(abs(x), "", (self,), "abs", (1.0 if x > 0 else -1.0 if x < 0 else 0.0,))
+        return Value(abs(x), (self,), "abs", (1.0 if x > 0 else -1.0 if x < 0 else 0.0,))
 
     # ---- fused n-ary ops: one node instead of many, same summation order and numbers
     @staticmethod
@@ -98,7 +99,7 @@ class Value:
         total = start
         for v in values:
             total += v.data
-        return Value(total, "", tuple(values), "sum", (1.0,) * len(values))
+        return Value(total, tuple(values), "sum", (1.0,) * len(values))
 
     @staticmethod
     def dot(ws, xs, bias):
@@ -116,10 +117,11 @@ class Value:
                 local.append(w.data)
         children.append(bias)
         local.append(1.0)
-        return Value(total, "", tuple(children), "wx+b", tuple(local))
+        return Value(total, tuple(children), "wx+b", tuple(local))
 
     # ---- backpropagation
-    def topo_order(self):
+    def topological_order(self):
+        """Every node of the graph (leaves too), each after all of its children."""
         return topological_order(self)
 
     def backward(self):
@@ -129,7 +131,7 @@ class Value:
         zeroing and their grads double, as in PyTorch with retain_graph=True.
         Inner nodes are reset each pass so they hold this pass's gradient only.
         """
-        order = self.topo_order()
+        order = topological_order(self)
         for node in order:
             if node._prev:
                 node.grad = 0.0
@@ -140,8 +142,11 @@ class Value:
                 child.grad += local * g
 
 
-def topological_order(root):
-    """Every node of root's graph, each after all of its children (iterative DFS: no recursion limit)."""
+def topological_order(root, leaves=True):
+    """Every node of root's graph, each after all of its children; leaves=False leaves out the
+    nodes no op made (inputs and parameters). Works for Values and Tensors alike.
+
+    An iterative depth-first search: no recursion limit on deep graphs."""
     order, seen, stack = [], set(), [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -150,7 +155,7 @@ def topological_order(root):
         elif node not in seen:
             seen.add(node)
             stack.append((node, True))
-            stack.extend((c, False) for c in node._prev if c not in seen)
+            stack.extend((c, False) for c in node._prev if c not in seen and (leaves or c._prev))
     return order
 
 

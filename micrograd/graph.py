@@ -71,7 +71,7 @@ def _topo(roots):
     """All nodes under several roots, each after its children, without repeats."""
     order, seen = [], set()
     for r in roots:
-        for v in r.topo_order():
+        for v in r.topological_order():
             if v not in seen:
                 seen.add(v)
                 order.append(v)
@@ -106,7 +106,7 @@ class _Layout:
     """What draw_dot would emit: value nodes, op nodes, group nodes and edges."""
 
     def __init__(self, root, groups):
-        self.order = order = root.topo_order()
+        self.order = order = root.topological_order()
         self.index = {v: i for i, v in enumerate(order)}
         inside = set(order)
         self.groups = {v: str(name) for v, name in groups.items() if v in inside}
@@ -363,7 +363,7 @@ def find_neurons(root):
     leaves used only there (weights, bias, inputs wrapped per use); shared
     Values such as a net's named inputs stay visible. Groups are named after
     the top node's label, else "neuron 1", "neuron 2", ... in graph order."""
-    order = root.topo_order()
+    order = root.topological_order()
     parents = _parents(order)
     claimed, found = set(), []
 

@@ -28,7 +28,7 @@ def bce_with_logits(logits, labels):
         t = 1.0 if y > 0 else 0.0
         x = z.data
         loss = max(x, 0.0) - x * t + math.log1p(math.exp(-abs(x)))
-        terms.append(Value(loss, "", (z,), "bce", (sigmoid(x) - t,)))
+        terms.append(Value(loss, (z,), "bce", (sigmoid(x) - t,)))
     return mean(terms)
 
 

@@ -1,4 +1,8 @@
-"""Neurons, layers and multi-layer perceptrons on the scalar engine."""
+"""Neurons, layers and multi-layer perceptrons on the scalar engine, as in the lecture.
+
+Also the facts both engines share, so they cannot drift apart: the activation names,
+the initial weights for a seed and the parameter count of a layer stack.
+"""
 import random
 
 from .engine import Value
@@ -6,12 +10,22 @@ from .engine import Value
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 
 
+def check_activation(name):
+    """Return `name` if it is one of ACTIVATIONS, else raise ValueError saying which ones are."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return name
+
+
 def activate(v, activation):
-    if activation == "linear":
-        return v
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return getattr(v, activation)()
+    """The activation applied to a Value ("linear": v itself)."""
+    return v if check_activation(activation) == "linear" else getattr(v, activation)()
+
+
+def parameter_count(nin, nouts):
+    """Weights and biases of an MLP(nin, nouts): each neuron has one weight per input, plus a bias."""
+    sizes = [nin, *nouts]
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
 
 
 def init_weights(nin, nouts, seed=None):
@@ -77,8 +91,8 @@ class MLP(Module):
     Hidden layers use `activation`, the last layer `output_activation`."""
 
     def __init__(self, nin, nouts, activation="tanh", output_activation="linear", seed=None):
-        for name in (activation, output_activation):
-            activate(Value(0.0), name)  # validates the name
+        check_activation(activation)
+        check_activation(output_activation)
         self.sizes = [nin] + list(nouts)
         weights = init_weights(nin, nouts, seed)
         acts = [activation] * (len(nouts) - 1) + [output_activation]

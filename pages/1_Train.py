@@ -5,7 +5,7 @@ from data import DATASET_LABELS, DatasetError, load_csv
 from lab.config import ENGINES, OPTIMIZERS, REGRESSION_DATASETS, SCHEDULES, ConfigError, TrainConfig, parse_hidden
 from lab.figures import loss_figure, result_figures
 from lab.jobs import TrainingJob
-from lab.train import load_data
+from lab.train import estimate_scalar_seconds, load_data
 from lab.runs import RunStore, RunStoreError, save_upload
 from micrograd.nn import ACTIVATIONS
 
@@ -15,7 +15,6 @@ LR_VALUES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 3.0, 10.0]
 PENALTIES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 DATASET_CHOICES = {**{k: v for k, v in DATASET_LABELS.items()}, "csv": "Upload a CSV…"}
 SUGGESTED_LR = {"sine": 0.03, "plane": 0.03}  # regression targets are unbounded: smaller steps
-SCALAR_SECONDS_PER_UNIT = 1.5e-6  # scalar engine cost per (sample x parameter x step), measured in bench/
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -194,12 +193,12 @@ if config is not None:
     if dict(st.query_params) != query:
         st.query_params.from_dict(query)
     nin = n_features(config.to_dict())
-    n_params = sum((a + 1) * b for a, b in zip([nin, *config.hidden], [*config.hidden, 1]))
+    n_params = config.parameter_count(nin)
     st.caption(f"{DATASET_CHOICES[config.dataset]} · network {config.architecture(nin)} ({n_params:,} weights) · "
                f"{config.activation} · {config.optimizer.upper()} lr {config.lr:g} · {config.steps:,} steps · "
                f"{config.engine} engine")
     if config.engine == "scalar":
-        seconds = config.n * (1 - config.test_fraction) * n_params * config.steps * SCALAR_SECONDS_PER_UNIT
+        seconds = estimate_scalar_seconds(config.n * (1 - config.test_fraction), n_params, config.steps)
         if seconds > 5:
             st.warning(f"The scalar engine builds one Python object per number: this run will take about "
                        f"{seconds:,.0f} s. The numpy engine gives the same numbers far faster.")

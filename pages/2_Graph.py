@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from lab.config import TrainConfig
-from lab.train import load_data
+from lab.train import load_data, make_network
 from micrograd.backprop import backward_steps, done_after, finite_difference_check
 from micrograd.expr import ExpressionError, expression_names, parse_expression
 from micrograd.graph import (HIGHLIGHT_COLOR, GraphTooLarge, draw_dot, edge_count, find_neurons, graph_size,
@@ -115,8 +115,7 @@ elif source in ("mlp", "train"):
             st.warning(f"This net's graph would have about {estimate:,} nodes, more than this page builds "
                        f"({MAX_BUILD:,}). Choose a smaller net on the Train page, e.g. hidden layers 16, 16.")
             st.stop()
-        make_net = lambda: MLP(len(xs), [*config.hidden, 1], config.activation,  # noqa: E731
-                               config.output_activation, seed=config.seed)
+        make_net = lambda: make_network(config, len(xs), engine="scalar")  # noqa: E731
         values = {**{f"x{i}": v for i, v in enumerate(xs)}, "y": y}
     build = lambda v: net_loss(make_net(), [v[f"x{i}"] for i in range(len(xs))], v["y"], params=v)  # noqa: E731
     net = make_net()

@@ -133,7 +133,7 @@ def test_deep_chain_needs_no_recursion():
 
 
 def test_lecture_expression_L():
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
+    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
     e = a * b
     d = e + c
     L = d * f
@@ -162,7 +162,7 @@ def test_fused_ops_give_identical_numbers():
     plain.backward()
     assert fused.data == plain.data
     assert grads == [p.grad for p in net.parameters()]
-    ops = lambda root: sum(1 for v in root.topo_order() if v._prev)
+    ops = lambda root: sum(1 for v in root.topological_order() if v._prev)
     assert ops(fused) == 8 + 8 + 1 + 16  # one node per neuron plus the relus
     assert ops(plain) > 5 * ops(fused)
 
@@ -178,6 +178,34 @@ def test_mlp_shape_seed_and_init():
     assert len(MLP(2, [3, 2], seed=0)([1.0, 2.0])) == 2
     with pytest.raises(ValueError, match="unknown activation"):
         MLP(2, [3], activation="swish")
+
+
+def test_one_check_and_one_count_for_both_engines():
+    from micrograd.nn import ACTIVATIONS, check_activation, parameter_count
+    from micrograd.tensor_nn import TensorMLP, linear
+    assert [check_activation(a) for a in ACTIVATIONS] == list(ACTIVATIONS)
+    message = "unknown activation 'swish'; choose one of tanh, relu, sigmoid, linear"
+    for make in (lambda: check_activation("swish"), lambda: MLP(2, [3], output_activation="swish"),
+                 lambda: TensorMLP(2, [3], activation="swish"),
+                 lambda: linear([[1.0]], *TensorMLP(1, [1]).layers[0], activation="swish")):
+        with pytest.raises(ValueError) as info:
+            make()
+        assert str(info.value) == message
+    assert parameter_count(2, [16, 16, 1]) == 337 == len(MLP(2, [16, 16, 1]).parameters())
+    assert parameter_count(3, [1]) == 4 == TensorMLP(3, [1]).num_parameters()
+
+
+def test_value_reads_like_the_lecture():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    out = Value(a.data * b.data, (a, b), "*", (b.data, a.data))  # Value(data, children, op, local)
+    assert (out._prev, out._op, out.label) == ((a, b), "*", "")
+    with pytest.raises(TypeError):
+        Value(1.0, (), "", (), "name")  # the label is keyword-only
+    out.backward()
+    assert (a.grad, b.grad) == (-3.0, 2.0)
+    assert out.topological_order() == [a, b, out] or out.topological_order() == [b, a, out]
+    from micrograd.engine import topological_order
+    assert topological_order(out, leaves=False) == [out]
 
 
 def torch_mlp(net, activation, output_activation):

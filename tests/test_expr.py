@@ -55,7 +55,7 @@ def test_valid_expressions_match_the_engine(text, variables, direct):
 def test_same_ops_give_identical_graphs():
     root, leaves = build("(a*b + c)*f", a=2.0, b=-3.0, c=10.0, f=-2.0)
     assert graph_size(root) == (7, 3)
-    assert [v._op for v in root.topo_order() if v._prev] == ["*", "+", "*"]
+    assert [v._op for v in root.topological_order() if v._prev] == ["*", "+", "*"]
     root.backward()
     assert {k: v.grad for k, v in leaves.items()} == {"a": 6.0, "b": -4.0, "c": -2.0, "f": 4.0}
 
@@ -73,10 +73,10 @@ def test_a_plus_a_uses_one_leaf():
 
 def test_labels_read_like_the_lecture():
     root, leaves = build("(a*b + c)*f", a=2, b=-3, c=10, f=-2)
-    labels = [v.label for v in root.topo_order()]
+    labels = [v.label for v in root.topological_order()]
     assert labels == ["f", "c", "b", "a", "a*b", "a*b + c", "(a*b + c)*f"]
     root, _ = build("x * 2.50 + -3", x=1.0)
-    assert {v.label for v in root.topo_order() if not v._prev} == {"x", "2.50", "-3"}
+    assert {v.label for v in root.topological_order() if not v._prev} == {"x", "2.50", "-3"}
     root, _ = build("tanh(x1*w1 + x2*w2 + b)", x1=1, w1=1, x2=1, w2=1, b=1)
     assert len(root.label) == 20 and root.label.endswith("…")
     root, _ = build("x**2", x=3.0)

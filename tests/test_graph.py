@@ -33,11 +33,11 @@ def node_line(dot, node_id):
 
 
 def id_of(root, v):
-    return f"n{root.topo_order().index(v)}"
+    return f"n{root.topological_order().index(v)}"
 
 
 def find(root, label):
-    return next(v for v in root.topo_order() if v.label == label)
+    return next(v for v in root.topological_order() if v.label == label)
 
 
 # ---------------------------------------------------------------- expected sizes, by hand
@@ -87,7 +87,7 @@ def test_preset_values_and_defaults(name):
     fn = PRESETS[name]
     assert PRESET_DEFAULTS[name] == fn.defaults
     root = fn()
-    leaves = {v.label for v in root.topo_order() if not v._prev}
+    leaves = {v.label for v in root.topological_order() if not v._prev}
     assert set(fn.defaults) <= leaves
     # overriding an input changes the result; unknown inputs are refused
     key = next(iter(fn.defaults))
@@ -113,7 +113,7 @@ def test_preset_numbers_from_the_lecture():
 
 def test_tanh_neuron_labels():
     root = PRESETS["tanh neuron"]()
-    labels = [v.label for v in root.topo_order()]
+    labels = [v.label for v in root.topological_order()]
     for label in ["x1", "x2", "w1", "w2", "b", "x1*w1", "x2*w2", "x1*w1 + x2*w2", "n", "o"]:
         assert label in labels
 
@@ -156,7 +156,7 @@ def test_unlabelled_nodes_can_be_numbered():
     assert "#" not in draw_dot(out).source
     src = draw_dot(out, number_unlabelled=True).source
     names = node_names(out)
-    for v in out.topo_order():
+    for v in out.topological_order():
         assert f"{{ {names[v]} |" in src
 
 
@@ -314,7 +314,7 @@ def test_steps_are_reverse_topological(name):
     root = PRESETS[name]()
     steps = backward_steps(root)
     assert steps[0].is_seed and steps[0].node is root and steps[0].contributions == ((root, 1.0),)
-    order = root.topo_order()
+    order = root.topological_order()
     assert [s.node for s in steps[1:]] == [v for v in reversed(order) if v._prev]
     assert [s.index for s in steps] == list(range(len(steps)))
     assert len(steps) == 1 + graph_size(root)[1]
@@ -332,9 +332,9 @@ def test_all_steps_give_the_engine_grads(name):
     root = PRESETS[name]()
     steps = backward_steps(root)
     grads = grads_after(root, len(steps), steps)
-    assert all(v.grad == 0.0 for v in root.topo_order())      # nothing touched
+    assert all(v.grad == 0.0 for v in root.topological_order())      # nothing touched
     root.backward()
-    for v in root.topo_order():
+    for v in root.topological_order():
         assert grads[v] == v.grad
     assert done_after(root, len(steps), steps) == grads
 
@@ -413,7 +413,7 @@ def test_unlabelled_names_in_rules():
     out = net([1.0, -1.0], fused=False)
     steps = backward_steps(out)
     names = node_names(out)
-    assert steps[1].name == names[out] == f"#{len(out.topo_order()) - 1}"
+    assert steps[1].name == names[out] == f"#{len(out.topological_order()) - 1}"
     assert all("?" not in s.rule for s in steps)
 
 
@@ -430,6 +430,6 @@ def test_finite_differences_agree_for_presets(name):
 def test_finite_differences_flag_a_wrong_gradient():
     def build(v):      # a node whose stored local derivative is wrong on purpose
         x = Value(v["x"], label="x")
-        return Value(x.data ** 2, "y", (x,), "bad", (1.0,))
+        return Value(x.data ** 2, (x,), "bad", (1.0,), label="y")
     (row,) = finite_difference_check(build, {"x": 3.0})
     assert row.analytic == 1.0 and row.numeric == pytest.approx(6.0) and not row.ok

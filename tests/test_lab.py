@@ -11,7 +11,8 @@ import pytest
 from data import make_dataset
 from lab.config import ConfigError, TrainConfig
 from lab.runs import RunStore, RunStoreError
-from lab.train import decision_grid, learning_rate, predict, train
+from lab.train import (decision_grid, estimate_scalar_seconds, learning_rate, make_network, predict,
+                       train)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = TrainConfig(n=60, steps=15, hidden=(8,))
@@ -97,6 +98,35 @@ def test_stop_ends_the_run_cleanly():
                    should_stop=lambda: len(calls) >= 7)
     assert result.status == "stopped" and result.steps_done == 7 and calls == list(range(1, 8))
     assert len(result.params) == 2 * 8 + 8 + 8 + 1
+
+
+def test_make_network_is_the_configs_net_on_either_engine():
+    from micrograd.nn import MLP
+    from micrograd.tensor_nn import TensorMLP
+    cfg = TrainConfig(hidden=(5, 3), activation="tanh", output_activation="sigmoid", seed=4)
+    scalar, vector = make_network(cfg, 2, engine="scalar"), make_network(cfg, 2)
+    assert isinstance(scalar, MLP) and isinstance(vector, TensorMLP)
+    assert scalar.sizes == vector.sizes == [2, 5, 3, 1]
+    assert [p.data for p in scalar.parameters()] == vector.flat_parameters()
+    assert len(vector.flat_parameters()) == cfg.parameter_count(2) == 3 * 5 + 6 * 3 + 4
+    loaded = make_network(cfg, 2, engine="scalar", params=[0.5] * cfg.parameter_count(2))
+    assert all(p.data == 0.5 for p in loaded.parameters())
+    x = [0.3, -0.7]
+    assert scalar(x).data == pytest.approx(float(vector(np.array([x])).data[0]), abs=1e-12)
+    with pytest.raises(ValueError, match="unknown engine"):
+        make_network(cfg, 2, engine="gpu")
+
+
+def test_scalar_time_estimate_grows_with_the_work():
+    one = estimate_scalar_seconds(80, 337, 100)
+    assert one > 0
+    assert estimate_scalar_seconds(160, 337, 100) == pytest.approx(2 * one)
+    assert estimate_scalar_seconds(80, 337, 100, passes=4) == pytest.approx(4 * one)
+
+
+def test_format_hidden():
+    from lab.config import format_hidden
+    assert format_hidden((16, 16)) == "16-16" and format_hidden((8,)) == "8" and format_hidden(()) == "none"
 
 
 def test_prediction_helpers():

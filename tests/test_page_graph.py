@@ -42,7 +42,7 @@ def counts(dot):
 
 
 def node_index(root, node):
-    return root.topo_order().index(node)
+    return root.topological_order().index(node)
 
 
 def texts(elements):

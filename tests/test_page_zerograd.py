@@ -1,15 +1,18 @@
-"""AppTest of pages/3_Zero_grad_bug.py: it runs, reacts to its widgets and draws both loops."""
+"""AppTest of pages/3_Zero_grad_bug.py: it runs, reacts to its widgets and draws all three loops."""
 import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import zerograd as zg
+from lab import zerograd
 from lab.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/3_Zero_grad_bug.py"
+LOSS = f"Loss per step ({zerograd.LOSS_NAME}, before each update)"
+GRAD_NORM = "Gradient norm used by each update: ‖p.grad‖"
+UPDATE = "Update size: ‖parameters after − before‖"
 
 
 @pytest.fixture
@@ -20,15 +23,13 @@ def app(monkeypatch, tmp_path):
 
 
 def charts(at):
-    """{chart key suffix: plotly figure dict} of every plotly chart on the page."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        out[el.proto.id.rsplit("-", 1)[-1]] = json.loads(el.proto.spec)
-    return out
+    """{figure title: plotly figure dict} of every plotly chart on the page."""
+    figures = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return {fig["layout"]["title"]["text"]: fig for fig in figures}
 
 
-def trace_names(fig):
-    return [t.get("name", "") for t in fig["data"]]
+def traces(fig):
+    return {t["name"]: t for t in fig["data"]}
 
 
 def metrics(at):
@@ -39,64 +40,80 @@ def test_page_runs_with_lecture_defaults(app):
     at = app.run()
     assert not at.exception
     assert at.title[0].value == "🐞 The zero-grad bug"
-    assert at.select_slider(key="w_zg_lr").value == 0.05
-    assert at.slider(key="w_zg_steps").value == 20
+    assert at.select_slider(key="w_zg_lr").value == zerograd.DEFAULT_LR
+    steps = zerograd.DEFAULT_STEPS
+    assert at.slider(key="w_zg_steps").value == steps
     assert "MLP(3, [4, 4, 1])" in at.caption[0].value and "4 samples" in at.caption[0].value
 
     figs = charts(at)
-    assert set(figs) == {"zg_loss", "zg_grad_norm", "zg_update_norm"}
+    assert set(figs) == {LOSS, GRAD_NORM, UPDATE}
     for fig in figs.values():
-        names = trace_names(fig)
+        names = list(traces(fig))
         assert any(n.startswith("correct") for n in names) and any(n.startswith("buggy") for n in names)
         assert any(n.startswith("accumulation") for n in names)
-        assert all(len(t["x"]) == 20 for t in fig["data"])
+        assert all(len(t["x"]) == steps for t in fig["data"])
     # the numbers drawn are the computed ones
-    xs, ys, spec = zg.lecture_setup(0)
-    runs = zg.run_loops(xs, ys, spec, 0.05, 20, k=2)
-    loss = {t["name"]: t["y"] for t in figs["zg_loss"]["data"]}
-    assert loss[runs["buggy"].label] == pytest.approx(runs["buggy"].loss)
-    assert loss[runs["correct"].label] == pytest.approx(runs["correct"].loss)
-    grad = {t["name"]: t["y"] for t in figs["zg_grad_norm"]["data"]}
-    buggy_norm = grad[runs["buggy"].label]
-    assert buggy_norm[-1] > 5 * buggy_norm[0]  # it grows step after step
+    comparison = zerograd.compare_loops(zerograd.lecture_config(), zerograd.DEFAULT_K)
+    runs = comparison.runs
+    loss = traces(figs[LOSS])
+    assert loss[runs["buggy"].label]["y"] == pytest.approx(runs["buggy"].loss)
+    assert loss[runs["correct"].label]["y"] == pytest.approx(runs["correct"].loss)
+    grad = traces(figs[GRAD_NORM])
+    assert grad[runs["buggy"].label]["y"][-1] > 5 * grad[runs["buggy"].label]["y"][0]  # it grows
 
+    # issue 14: at the defaults the page shows the bug hurting, in numbers and in words
     shown = metrics(at)
-    assert shown["Buggy ‖p.grad‖ at step 20"] == f"{runs['buggy'].grad_norm[-1]:.4g}"
+    correct = float(shown[f"Loss after {steps} updates, correct"])
+    buggy = float(shown[f"Loss after {steps} updates, buggy"])
+    assert buggy > 10 * correct and buggy == pytest.approx(runs["buggy"].final_loss, rel=1e-3)
+    assert any("the bug hurts" in w.value for w in at.warning)
+    assert any("Why it sometimes seems to help" in m.value and "momentum" in m.value for m in at.markdown)
 
-    # the code of both loops, with the one differing line highlighted
+
+def test_correct_curve_is_not_hidden_under_the_accumulation_curve(app):
+    at = app.run()
+    for fig in charts(at).values():
+        by_kind = {name.split(" ")[0]: t for name, t in traces(fig).items()}
+        correct, accumulation = by_kind["correct"], by_kind["accumulation"]
+        assert correct["y"] == pytest.approx(accumulation["y"])
+        assert correct.get("line", {}).get("dash") != accumulation["line"]["dash"]
+        assert correct["marker"]["symbol"] != accumulation["marker"]["symbol"]
+
+
+def test_the_code_shown_is_the_code_that_runs(app):
+    at = app.run()
     htmls = [el.proto.body for el in at.get("html")]
-    line, good, bad = zg.differing_line()
-    assert any("background:#d4f7dc" in h and "net.zero_grad()" in h for h in htmls)
-    assert any("background:#ffd7d5" in h and "forgotten" in h for h in htmls)
+    line, good, bad = zerograd.differing_line()
+    assert any("background:#d4f7dc" in h and "def correct_step(" in h and "net.zero_grad()" in h for h in htmls)
+    assert any("background:#ffd7d5" in h and "def buggy_step(" in h and "forgotten" in h for h in htmls)
+    assert any("def accumulating_step(" in h for h in htmls)
     assert any(f"only in line {line}" in c.value for c in at.caption)
-
     # the running-sum table of one parameter
     table = at.dataframe[0].value
-    assert len(table) == 20
+    assert len(table) == zerograd.DEFAULT_STEPS
     assert (table["p.grad − running sum"].abs() < 1e-12).all()
 
 
 def test_widgets_change_the_numbers(app):
     at = app.run()
     before = metrics(at)
-    before_loss = charts(at)["zg_loss"]
+    before_loss = charts(at)[LOSS]
     at.select_slider(key="w_zg_lr").set_value(0.2)
-    at.slider(key="w_zg_steps").set_value(30)
+    at.slider(key="w_zg_steps").set_value(40)
     at.run()
     assert not at.exception
     after = metrics(at)
-    assert "Buggy ‖p.grad‖ at step 30" in after and "Buggy ‖p.grad‖ at step 20" not in after
+    assert "Buggy ‖p.grad‖ at step 40" in after and "Loss after 40 updates, buggy" in after
     assert list(before.values()) != list(after.values())
     figs = charts(at)
-    assert all(len(t["x"]) == 30 for t in figs["zg_loss"]["data"])
-    assert figs["zg_loss"]["data"][1]["y"] != before_loss["data"][1]["y"]
-    assert "lr 0.2, 30 steps" in at.caption[0].value
+    assert all(len(t["x"]) == 40 for t in figs[LOSS]["data"])
+    assert figs[LOSS]["data"][1]["y"] != before_loss["data"][1]["y"]
+    assert "lr 0.2, 40 steps" in at.caption[0].value
 
     at.slider(key="w_zg_seed").set_value(5).run()
     assert not at.exception and metrics(at) != after
     at.select_slider(key="w_zg_k_4").set_value(4).run()
-    names = trace_names(charts(at)["zg_loss"])
-    assert "accumulation (k = 4 micro-batches)" in names
+    assert "accumulation (k = 4 micro-batches)" in traces(charts(at)[LOSS])
 
 
 def test_parameter_choice_changes_the_table(app):
@@ -129,10 +146,14 @@ def test_train_page_net(app):
     at.radio(key="w_zg_source").set_value("train").run()
     assert not at.exception
     cap = at.caption[0].value
-    assert "Train page" in cap and "MLP(2, [3, 1])" in cap and f"{zg.MAX_SAMPLES} samples" in cap
-    assert any("240" in w.value and str(zg.MAX_SAMPLES) in w.value for w in at.warning)  # the cap is said
+    assert "Train page" in cap and "MLP(2, [3, 1])" in cap and f"{zerograd.MAX_SAMPLES} samples" in cap
+    assert any("240" in w.value and str(zerograd.MAX_SAMPLES) in w.value for w in at.warning)  # the cap is said
+    # at lr 1 this relu net's correct loop diverges, and the page says so
+    assert any("correct loop diverged" in e.value for e in at.error)
+    at.select_slider(key="w_zg_lr").set_value(0.1).run()
     figs = charts(at)
-    assert all(len(t["x"]) == 20 for t in figs["zg_loss"]["data"])
+    assert all(len(t["x"]) == zerograd.DEFAULT_STEPS for t in figs[LOSS]["data"])
+    assert not at.error and any("the bug hurts" in w.value for w in at.warning)
 
 
 def test_train_page_net_missing_falls_back(app):
@@ -140,4 +161,13 @@ def test_train_page_net_missing_falls_back(app):
     at.radio(key="w_zg_source").set_value("train").run()
     assert not at.exception
     assert any("Train" in w.value for w in at.sidebar.warning)
+    assert "The lecture net" in at.caption[0].value
+
+
+def test_train_page_csv_gone_falls_back(app, tmp_path):
+    app.session_state["config"] = TrainConfig(dataset="csv", csv_path=str(tmp_path / "gone.csv"))
+    at = app.run()
+    at.radio(key="w_zg_source").set_value("train").run()
+    assert not at.exception
+    assert any("could not be loaded" in w.value for w in at.sidebar.warning)
     assert "The lecture net" in at.caption[0].value

@@ -1,0 +1,152 @@
+"""The numpy engine's network: a fused layer op and TensorMLP (the twin of nn.py).
+
+The scalar MLP builds one node per multiply and add, as the lecture draws it; here a
+whole layer, x @ W + b and its activation, is one node (`linear`), so a training
+step of the reference 2-16-16-1 net is a handful of nodes instead of tens of
+thousands. TensorMLP starts from the same initial weights as micrograd.nn.MLP for
+the same seed and reads and writes its weights in MLP.parameters() order, which is
+what lets the training loop switch engines and still get the same numbers.
+`TensorMLP.__call__(X, fused=False)` builds the network from one node per primitive
+op instead, with the same numbers up to rounding.
+"""
+import numpy as np
+
+from .nn import check_activation, init_weights, parameter_count
+from .tensor import Tensor, constant, make_node, quiet, sigmoid
+
+__all__ = ["linear", "TensorMLP"]
+
+_f64 = np.float64
+_dot = np.dot
+_where = np.where
+_maximum = np.maximum
+_add_reduce = np.add.reduce
+
+
+def linear(x, W, b, activation="linear", squeeze=False):
+    """act(x @ W + b) as one node; x: (n, nin), W: (nin, nout), b: (nout,) Tensors.
+
+    With squeeze=True and nout == 1 the output has shape (n,): one score per sample."""
+    check_activation(activation)
+    x = constant(x)
+    if x.data.ndim != 2 or W.data.ndim != 2 or b.data.shape != W.data.shape[1:] or x.data.shape[1] != W.data.shape[0]:
+        raise ValueError(f"linear: shapes x {x.data.shape}, W {W.data.shape}, b {b.data.shape} do not fit")
+    out = _linear(x, W, b, activation, squeeze and W.data.shape[1] == 1)
+    return out if x.requires_grad or W.requires_grad or b.requires_grad else constant(out.data)
+
+
+@quiet
+def _linear(x, W, b, activation, squeeze):
+    """The fused layer's forward."""
+    z = _dot(x.data, W.data[:, 0] if squeeze else W.data)
+    z += b.data
+    if activation == "relu":
+        out = _maximum(z, 0.0)
+    elif activation == "tanh":
+        out = np.tanh(z)
+    elif activation == "sigmoid":
+        out = sigmoid(z)
+    else:
+        out = z
+    return make_node(out, (x, W, b), "linear", _linear_bw, activation)
+
+
+def _linear_bw(g, node):
+    x, W, b = node._prev
+    act, out = node._ctx, node.data
+    if act == "relu":
+        g = _where(out <= 0.0, 0.0, g)
+    elif act == "tanh":
+        g = g * (1.0 - out * out)
+    elif act == "sigmoid":
+        g = g * ((1.0 - out) * out)
+    X, Wd = x.data, W.data
+    if g.ndim == 1:  # squeezed single output unit
+        gW = _dot(X.T, g).reshape(Wd.shape) if W.requires_grad else None
+        gb = _add_reduce(g, keepdims=True) if b.requires_grad else None
+        gx = np.multiply.outer(g, Wd[:, 0]) if x.requires_grad else None
+    else:
+        gW = _dot(X.T, g) if W.requires_grad else None
+        gb = _add_reduce(g, axis=0) if b.requires_grad else None
+        gx = _dot(g, Wd.T) if x.requires_grad else None
+    return gx, gW, gb
+
+
+# ---- the network
+class TensorMLP:
+    """TensorMLP(2, [16, 16, 1]): the scalar MLP's network on whole batches.
+
+    Starts from micrograd.nn.init_weights(nin, nouts, seed), the same numbers as
+    micrograd.nn.MLP(nin, nouts, seed=seed). Layer i holds W (nin, nout) and b (nout,).
+    """
+
+    def __init__(self, nin, nouts, activation="tanh", output_activation="linear", seed=None):
+        check_activation(activation)
+        check_activation(output_activation)
+        nouts = list(nouts)
+        if not nouts:
+            raise ValueError("an MLP needs at least one layer")
+        self.sizes = [nin] + nouts
+        self.activations = [activation] * (len(nouts) - 1) + [output_activation]
+        self.layers = []
+        for i, layer in enumerate(init_weights(nin, nouts, seed)):
+            W = Tensor(np.array([w for w, _ in layer], dtype=_f64).T, label=f"W{i + 1}")  # (nin, nout)
+            b = Tensor([bias for _, bias in layer], label=f"b{i + 1}")
+            self.layers.append((W, b))
+
+    def __call__(self, X, fused=True):
+        """Scores for a batch X of shape (n, nin): shape (n,) for one output, else (n, nout)."""
+        x = constant(X)
+        if x.data.ndim != 2 or x.data.shape[1] != self.sizes[0]:
+            raise ValueError(f"expected inputs of shape (n, {self.sizes[0]}), got {x.data.shape}")
+        if fused:
+            last = len(self.layers) - 1
+            for i, ((W, b), act) in enumerate(zip(self.layers, self.activations)):
+                x = _linear(x, W, b, act, i == last and self.sizes[-1] == 1)
+            return x
+        for (W, b), act in zip(self.layers, self.activations):
+            x = x @ W + b
+            if act != "linear":
+                x = getattr(x, act)()
+        return x.reshape(x.shape[0]) if self.sizes[-1] == 1 else x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def num_parameters(self):
+        return parameter_count(self.sizes[0], self.sizes[1:])
+
+    def _flat(self, arrays):
+        out = []
+        for W, b in zip(arrays[::2], arrays[1::2]):
+            out.append(np.concatenate([W.T, b[:, None]], axis=1).ravel())  # per neuron: weights, bias
+        return np.concatenate(out).tolist()
+
+    def flat_parameters(self):
+        """Parameter values as floats in the scalar MLP's parameters() order."""
+        return self._flat([p.data for p in self.parameters()])
+
+    def flat_grads(self):
+        """Gradients as floats in the scalar MLP's parameters() order."""
+        return self._flat([np.broadcast_to(np.asarray(p.grad if p.grad is not None else 0.0, dtype=_f64), p.data.shape)
+                           for p in self.parameters()])
+
+    def load_parameters(self, values):
+        """Set every parameter from a flat list in the scalar MLP's parameters() order (in place)."""
+        values = np.asarray(values, dtype=_f64).ravel()
+        if values.size != self.num_parameters():
+            raise ValueError(f"expected {self.num_parameters()} parameter values, got {values.size}")
+        i = 0
+        for W, b in self.layers:
+            nin, nout = W.data.shape
+            block = values[i:i + nout * (nin + 1)].reshape(nout, nin + 1)
+            W.data[...] = block[:, :nin].T
+            b.data[...] = block[:, nin]
+            i += block.size
+
+    def __repr__(self):
+        return f"TensorMLP({self.sizes[0]}, {self.sizes[1:]}, activations={self.activations})"
