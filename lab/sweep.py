@@ -6,6 +6,7 @@ same worker process a Train click uses (lab/jobs.py), as many at once as there a
 sweep started from the dashboard neither patches multiprocessing nor holds the server's GIL, and
 stopping it (or killing its parent) leaves no process behind. `scheduler="tcp://host:8786"`
 sends the cells to a Dask distributed cluster instead (dask is imported only then)."""
+import asyncio
 import gc
 import itertools
 import os
@@ -272,6 +273,26 @@ def _ship_project(client, scheduler):
                               f"runtime packages (requirements.txt) on the scheduler and every worker")
 
 
+def _probe_scheduler(address):
+    """None when something at `address` completes Dask's handshake within DASK_CONNECT_TIMEOUT, else why not.
+
+    Client(address, timeout=...) bounds only the TCP connect: a port that accepts and then says
+    nothing (not a Dask scheduler) would hang it for good, so shake hands first, with a deadline."""
+    from distributed.comm import connect
+
+    async def handshake():
+        comm = await asyncio.wait_for(connect(address, timeout=DASK_CONNECT_TIMEOUT), DASK_CONNECT_TIMEOUT)
+        await comm.close()
+
+    try:
+        asyncio.run(handshake())
+    except (asyncio.TimeoutError, TimeoutError):
+        return f"no Dask scheduler answered within {DASK_CONNECT_TIMEOUT} s"
+    except Exception as e:  # OSError: refused, unreachable; ValueError: a malformed address
+        return str(e) or type(e).__name__
+    return None
+
+
 def _run_on_dask(configs, scheduler, dataset, record, should_stop):
     scheme, _, rest = scheduler.rpartition("://")
     if scheme in ("", "tcp", "tls", "ws", "wss") and not re.fullmatch(r"[^\s/]+:\d+", rest):
@@ -280,13 +301,15 @@ def _run_on_dask(configs, scheduler, dataset, record, should_stop):
         from distributed import Client, Event
     except ImportError:
         raise ConfigError("running on a Dask cluster needs dask[distributed]: pip install 'dask[distributed]'") from None
-    problem = None
+    problem = _probe_scheduler(scheduler)
     try:
+        if problem is not None:
+            raise ConfigError(problem)
         # not the default client: in a worker sharing this process (a LocalCluster with processes=False)
         # get_client() would otherwise find it, and still find it once it is closed
         client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
     except Exception as e:  # OSError, TimeoutError, ValueError for a malformed address
-        problem = str(e)
+        problem = str(e) or type(e).__name__
     if problem is not None:
         gc.collect()  # free the half-made client now: at exit its __del__ would hang for 20 s
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {problem}")
