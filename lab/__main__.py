@@ -81,6 +81,8 @@ def build_parser():
     add_config_flags(sweep)
     sweep.add_argument("--grid", action="append", required=True, metavar="FIELD=V1,V2,...",
                        help="a hyperparameter and its values; give one or two")
+    sweep.add_argument("--seeds", default="1", metavar="N",
+                       help="train every grid cell N times, with seeds SEED, SEED+1, ... (default: 1)")
     sweep.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     sweep.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786) to run on instead")
     sweep.add_argument("--name", help="sweep name (default: sweep-<time>)")
@@ -188,7 +190,11 @@ def cmd_sweep(args, store):
     from .sweep import parse_grid, run_sweep
 
     base = config_from_args(args)
-    grid = parse_grid(args.grid, base)
+    try:
+        seeds = int(args.seeds)
+    except ValueError:
+        raise ConfigError(f"--seeds takes a whole number, got {args.seeds!r}") from None
+    grid = parse_grid(args.grid, base, seeds)
     name = args.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     bar = Progress(len(grid.configs), enabled=not args.json)
     stop = {"requested": False}

@@ -27,7 +27,8 @@ from .runs import RunStoreError
 from .train import train
 
 SWEEPABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("csv_path", "dataset", "engine"))
-MAX_CELLS = 64
+MAX_CELLS = 64         # runs in one sweep (cells x seeds)
+MAX_SEEDS = 20
 POLL = 0.1             # seconds between checks of should_stop while cells train
 KILL_WAIT = 5.0        # seconds to wait for a stopped cell's worker to save and end
 DASK_STOP_CHECK = 0.5  # a Dask worker asks the scheduler whether to stop at most this often
@@ -44,15 +45,24 @@ class SweepGrid:
     base: TrainConfig
     names: list           # one or two field names
     values: list          # one list of values per name
-    configs: list         # one TrainConfig per cell, row-major over the values
+    configs: list         # one TrainConfig per run: row-major over the values, each cell `seeds` times
+    seeds: int = 1        # runs per cell, with seeds base.seed, base.seed + 1, ...
 
     @property
     def cells(self):
         return list(itertools.product(*self.values))
 
     def label(self, index):
-        """'lr=0.1 hidden=16-16' for the cell at `index`."""
-        return cell_label(self.names, self.cells[index])
+        """'lr=0.1 hidden=16-16' for the run at `index` (with ' seed=1' when cells repeat over seeds)."""
+        text = cell_label(self.names, self.cells[index // self.seeds])
+        return f"{text} seed={self.configs[index].seed}" if self.seeds > 1 else text
+
+    def axes(self):
+        """[(field, [values as people write them]), ...], and ("seed", [...]) when cells repeat: what the store keeps."""
+        axes = [(name, [format_value(name, v) for v in values]) for name, values in zip(self.names, self.values)]
+        if self.seeds > 1:
+            axes.append(("seed", [str(self.base.seed + i) for i in range(self.seeds)]))
+        return axes
 
 
 def format_value(name, value):
@@ -74,8 +84,9 @@ def parse_values(name, text):
     return [p.replace("-", ",") for p in parts] if name == "hidden" else parts
 
 
-def make_grid(base, axes):
-    """axes: [(field, [values...]), ...] with one or two fields. Values may be strings ('0.1')."""
+def make_grid(base, axes, seeds=1):
+    """axes: [(field, [values...]), ...] with one or two fields. Values may be strings ('0.1').
+    seeds > 1 repeats every cell with seeds base.seed, base.seed + 1, ... (grouped on the Compare page)."""
     if not 1 <= len(axes) <= 2:
         raise ConfigError("a sweep takes one or two hyperparameters")
     names = [name for name, _ in axes]
@@ -97,14 +108,19 @@ def make_grid(base, axes):
         if not normalised:
             raise ConfigError(f"{name} needs at least one value")
         values.append(normalised)
+    if not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"seeds must be a whole number from 1 to {MAX_SEEDS}")
+    if seeds > 1 and "seed" in names:
+        raise ConfigError("sweep the seed either as a grid axis or with seeds, not both")
     cells = list(itertools.product(*values))
-    if len(cells) > MAX_CELLS:
-        raise ConfigError(f"the grid has {len(cells)} runs; at most {MAX_CELLS}")
-    configs = [base.replace(**dict(zip(names, cell))) for cell in cells]
-    return SweepGrid(base, names, values, configs)
+    if len(cells) * seeds > MAX_CELLS:
+        raise ConfigError(f"the grid has {len(cells) * seeds} runs; at most {MAX_CELLS}")
+    configs = [base.replace(**dict(zip(names, cell)), **({"seed": base.seed + i} if seeds > 1 else {}))
+               for cell in cells for i in range(seeds)]
+    return SweepGrid(base, names, values, configs, seeds)
 
 
-def parse_grid(specs, base):
+def parse_grid(specs, base, seeds=1):
     """CLI form: ['lr=0.01,0.1', 'hidden=8,16-16']."""
     axes = []
     for spec in specs:
@@ -113,7 +129,7 @@ def parse_grid(specs, base):
             raise ConfigError(f"--grid takes FIELD=V1,V2,...; got {spec!r}")
         name = name.strip().replace("-", "_")
         axes.append((name, parse_values(name, text)))
-    return make_grid(base, axes)
+    return make_grid(base, axes, seeds)
 
 
 def default_workers():
@@ -180,7 +196,8 @@ def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_
 
 
 def cell_name(name, grid, index):
-    return f"{name} {grid.label(index)}"
+    """A sweep run's name leads with what differs: 'lr=0.1 hidden=8 · sweep-20261129-0730'."""
+    return f"{grid.label(index)} · {name}"
 
 
 def _describe(error):

@@ -68,6 +68,25 @@ def test_make_grid_takes_values_directly():
     assert [(c.seed, c.optimizer) for c in grid.configs] == [(0, "sgd"), (0, "adam"), (1, "sgd"), (1, "adam")]
 
 
+def test_seeds_repeat_every_cell():
+    grid = parse_grid(["lr=0.1,0.5"], SMALL.replace(seed=7), seeds=3)
+    assert [(c.lr, c.seed) for c in grid.configs] == [(0.1, 7), (0.1, 8), (0.1, 9), (0.5, 7), (0.5, 8), (0.5, 9)]
+    assert grid.label(4) == "lr=0.5 seed=8"
+    assert grid.axes() == [("lr", ["0.1", "0.5"]), ("seed", ["7", "8", "9"])]
+    assert parse_grid(["hidden=8,16-16"], SMALL).axes() == [("hidden", ["8", "16-16"])]
+
+
+@pytest.mark.parametrize("seeds, message", [(0, "seeds must be a whole number from 1"),
+                                            (21, "seeds must be a whole number from 1 to 20")])
+def test_bad_seed_counts(seeds, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_grid(["lr=0.1"], SMALL, seeds=seeds)
+    with pytest.raises(ConfigError, match="either as a grid axis or with seeds"):
+        parse_grid(["seed=0,1"], SMALL, seeds=2)
+    with pytest.raises(ConfigError, match="the grid has 66 runs; at most 64"):
+        parse_grid(["lr=" + ",".join(str(i / 100) for i in range(1, 12))], SMALL, seeds=6)
+
+
 # ---------------------------------------------------------------- sweeps
 @pytest.mark.parametrize("workers", [2, 1], ids=["processes", "serial"])
 def test_sweep_results_equal_running_each_config_alone(store, workers):
@@ -79,7 +98,7 @@ def test_sweep_results_equal_running_each_config_alone(store, workers):
     for run_id, config in zip(ids, grid.configs):
         saved = store.get(run_id)
         assert saved["config"] == config and saved["sweep"] == "grid-a"
-        assert saved["name"] == "grid-a " + f"lr={config.lr:g} activation={config.activation}"
+        assert saved["name"] == f"lr={config.lr:g} activation={config.activation} · grid-a"  # what differs first
         same_run(saved, train(config))
     assert {r["id"] for r in store.list(sweep="grid-a")} == set(ids)
 
@@ -257,7 +276,18 @@ def test_cli_sweep_on_dask(tmp_path, dask_scheduler):
     assert len(out.stdout.strip().splitlines()) == 2 and "seed=1" in out.stdout
 
 
+def test_cli_sweep_with_seeds(tmp_path):
+    out = cli("sweep", "--grid", "lr=0.1,0.5", "--seeds", "2", "--steps", "5", "--n", "40", "--json",
+              db=tmp_path / "s.sqlite")
+    assert out.returncode == 0, out.stderr
+    runs = json.loads(out.stdout)["runs"]
+    assert [(r["config"]["lr"], r["config"]["seed"]) for r in runs] == [(0.1, 0), (0.1, 1), (0.5, 0), (0.5, 1)]
+    assert runs[1]["name"].startswith("lr=0.1 seed=1 · sweep-")
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--grid", "lr=0.1", "--seeds", "x"], "error: --seeds takes a whole number"),
+    (["--grid", "lr=0.1", "--seeds", "0"], "error: seeds must be a whole number from 1"),
     (["--grid", "lr=0.1,x"], "error: lr=x: lr must be a number"),
     (["--grid", "engine=numpy"], "error: cannot sweep 'engine'"),
     (["--grid", "lr=0.1", "--scheduler", "nonsense"], "error: the Dask scheduler address should look like"),
