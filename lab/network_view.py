@@ -1,0 +1,234 @@
+"""What every neuron computes: activation maps, neuron health and the network diagram, from a weight snapshot.
+
+TensorFlow Playground's best idea is to draw each neuron as a small picture of its output over the
+input plane, wired to the next layer by lines whose colour and width are the weights. This module
+computes that picture for any flat weight vector (the live frames of a run, or a replayed snapshot)
+with plain numpy: nothing here needs gradients, so there is no autograd graph to build.
+
+Weights are flat, in MLP.parameters() order: for each layer, for each neuron, its weights then its bias.
+"""
+import numpy as np
+import plotly.graph_objects as go
+
+from micrograd.nn import check_activation
+
+MAX_SHOWN = 16          # neurons drawn per layer; the rest are counted
+SATURATED_AT = 3.0      # |pre-activation| beyond which tanh and sigmoid are flat
+SATURATED_SHARE = 0.5   # a unit is saturated when that holds on more than this share of the points
+MAP_RESOLUTION = 20     # a neuron's map is MAP_RESOLUTION x MAP_RESOLUTION points
+MAX_SNAPSHOTS = 100
+
+ACTIVATION_FUNCTIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # = 1 / (1 + e^-z), without overflow
+}
+
+
+def snapshot_steps(total_steps, max_snapshots=MAX_SNAPSHOTS):
+    """The steps (1-based) whose weights a run keeps for replay: at most max_snapshots, evenly spaced, and the last."""
+    if total_steps <= max_snapshots:
+        return list(range(1, total_steps + 1))
+    return sorted({round(1 + i * (total_steps - 1) / (max_snapshots - 1)) for i in range(max_snapshots)})
+
+
+def layer_sizes(config, n_features, n_params):
+    """[inputs, hidden..., outputs]; the output width is what the weights leave after the hidden layers."""
+    sizes = [n_features, *config.hidden]
+    used = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    n_out, rest = divmod(n_params - used, sizes[-1] + 1)
+    if n_out < 1 or rest:
+        raise ValueError(f"{n_params} weights do not fit a {'-'.join(map(str, sizes))}-k network")
+    return [*sizes, n_out]
+
+
+def layers_of(params, sizes):
+    """[(W, b), ...] per layer, W of shape (outputs, inputs), from flat weights in parameters() order."""
+    params = np.asarray(params, dtype=float)
+    layers, at = [], 0
+    for nin, nout in zip(sizes, sizes[1:]):
+        block = params[at:at + (nin + 1) * nout].reshape(nout, nin + 1)
+        layers.append((block[:, :nin], block[:, nin]))
+        at += (nin + 1) * nout
+    return layers
+
+
+def forward_layers(config, params, inputs):
+    """[(pre-activations, activations), ...] per layer (hidden layers, then the output) for rows of inputs."""
+    inputs = np.asarray(inputs, dtype=float)
+    sizes = layer_sizes(config, inputs.shape[1], len(params))
+    layers = layers_of(params, sizes)
+    out, x = [], inputs
+    for i, (W, b) in enumerate(layers):
+        name = config.activation if i < len(layers) - 1 else config.output_activation
+        with np.errstate(over="ignore", invalid="ignore"):
+            pre = x @ W.T + b
+            x = ACTIVATION_FUNCTIONS[check_activation(name)](pre)
+        out.append((pre, x))
+    return out
+
+
+def plane_grid(X, resolution=MAP_RESOLUTION, margin=0.5):
+    """(xs, ys, points): a grid over the plane covering the 2-D points X, row-major (y outer)."""
+    X = np.asarray(X, dtype=float)
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def neuron_maps(config, params, X, resolution=MAP_RESOLUTION, features=None):
+    """(xs, ys, maps): maps[l] has shape (neurons, resolution, resolution), the activation of every neuron of
+    layer l (the last: the network's output) over the plane of the 2-D points X. `features` maps plane points
+    to the network's inputs when they are not (x1, x2) themselves."""
+    xs, ys, points = plane_grid(X, resolution)
+    inputs = features(points) if features is not None else points
+    maps = [act.T.reshape(-1, resolution, resolution) for _, act in forward_layers(config, params, inputs)]
+    return xs, ys, maps
+
+
+def neuron_health(config, params, X_inputs):
+    """Per hidden layer: {"size", "dead": [indices], "saturated": [indices]} over the training inputs.
+
+    Dead: a ReLU that is zero on every training point (no gradient flows through it: it never recovers).
+    Saturated: a tanh/sigmoid whose |pre-activation| exceeds SATURATED_AT on most points (its slope is ~0)."""
+    health = []
+    for pre, _ in forward_layers(config, params, X_inputs)[:-1]:
+        dead, saturated = [], []
+        if config.activation == "relu":
+            dead = [int(i) for i in np.flatnonzero(np.all(pre <= 0, axis=0))]
+        elif config.activation in ("tanh", "sigmoid"):
+            share = np.mean(np.abs(pre) > SATURATED_AT, axis=0)
+            saturated = [int(i) for i in np.flatnonzero(share > SATURATED_SHARE)]
+        health.append({"size": pre.shape[1], "dead": dead, "saturated": saturated})
+    return health
+
+
+def health_summary(health):
+    """'layer 1: 3 of 16 dead · layer 2: all healthy' for a caption."""
+    parts = []
+    for i, layer in enumerate(health, 1):
+        bad = [f"{len(layer[k])} of {layer['size']} {k}" for k in ("dead", "saturated") if layer[k]]
+        parts.append(f"layer {i}: {', '.join(bad) if bad else 'all healthy'}")
+    return " · ".join(parts)
+
+
+# ---- the diagram: a fixed pixel layout, so every neuron's map is a square
+CELL, ROW, COLUMN = 44, 52, 190   # px: a map's side, the distance between rows and between layers
+
+
+def diagram_size(n_columns, n_rows):
+    """(width, height) in px of the plot area holding n_columns layers of up to n_rows neurons."""
+    return COLUMN * (n_columns - 1) + CELL, ROW * n_rows
+
+
+def _cell(column, row, n_columns, n_rows):
+    """Paper-coordinate box (x0, x1, y0, y1) of a neuron: columns left to right, rows top to bottom."""
+    width, height = diagram_size(n_columns, n_rows)
+    x0 = column * COLUMN / width
+    y1 = 1 - (row * ROW + (ROW - CELL) / 2) / height
+    return x0, x0 + CELL / width, y1 - CELL / height, y1
+
+
+def _shown(n):
+    return min(n, MAX_SHOWN)
+
+
+def network_figure(config, params, X, y=None, features=None, feature_names=None, X_inputs=None,
+                   title="The network: every neuron's output over the input plane"):
+    """Playground's diagram: one small heatmap per neuron (histograms when the inputs are not 2-D), layer by layer,
+    joined by the weights (blue positive, orange negative, wider = larger; hover gives the value).
+    Dead and saturated hidden units are outlined (red, orange). X: the 2-D points (or the inputs when not 2-D);
+    X_inputs: the training inputs the network sees (features of X), for the health counts and the histograms."""
+    X = np.asarray(X, dtype=float)
+    X_inputs = np.asarray(X_inputs if X_inputs is not None else (features(X) if features else X), dtype=float)
+    sizes = layer_sizes(config, X_inputs.shape[1], len(params))
+    plane = X.shape[1] == 2
+    health = neuron_health(config, params, X_inputs)
+    if plane:
+        xs, ys, maps = neuron_maps(config, params, X, features=features)
+        _, _, points = plane_grid(X)
+        inputs = features(points) if features else points
+        input_maps = inputs.T.reshape(-1, len(ys), len(xs))
+    else:
+        activations = [act for _, act in forward_layers(config, params, X_inputs)]
+    names = list(feature_names or [f"x{i + 1}" for i in range(sizes[0])])
+    n_columns, n_rows = len(sizes), max(_shown(n) for n in sizes)
+    fig = go.Figure()
+    axis = 1
+    centres = []  # per column: [(x_left, x_right, y_mid) per shown neuron]
+    for column, size in enumerate(sizes):
+        centres.append([])
+        offset = (n_rows - _shown(size)) / 2  # centre short layers vertically
+        for row in range(_shown(size)):
+            x0, x1, y0, y1 = _cell(column, row + offset, n_columns, n_rows)
+            axis += 1
+            suffix = str(axis)
+            fig.update_layout({f"xaxis{suffix}": dict(domain=[x0, x1], visible=False, anchor=f"y{suffix}"),
+                               f"yaxis{suffix}": dict(domain=[y0, y1], visible=False, anchor=f"x{suffix}")})
+            label = names[row] if column == 0 else f"layer {column} neuron {row + 1}"
+            if column == len(sizes) - 1:
+                label = "output" if size == 1 else f"output {row + 1}"
+            if plane:
+                z = input_maps[row] if column == 0 else maps[column - 1][row]
+                fig.add_trace(go.Heatmap(x=xs, y=ys, z=z, xaxis=f"x{suffix}", yaxis=f"y{suffix}", colorscale="RdBu",
+                                         zmid=0, showscale=False, name=label,
+                                         hovertemplate=f"{label}<br>%{{z:.3g}}<extra></extra>"))
+            else:
+                values = X_inputs[:, row] if column == 0 else activations[column - 1][:, row]
+                fig.add_trace(go.Histogram(x=values, xaxis=f"x{suffix}", yaxis=f"y{suffix}", nbinsx=20,
+                                           marker_color="#4c78a8", showlegend=False, name=label,
+                                           hovertemplate=f"{label}<br>%{{x}}: %{{y}} points<extra></extra>"))
+            centres[-1].append((x0, x1, (y0 + y1) / 2))
+            if 0 < column < len(sizes) - 1:
+                layer = health[column - 1]
+                colour = "#d62728" if row in layer["dead"] else "#ff7f0e" if row in layer["saturated"] else None
+                if colour:
+                    fig.add_shape(type="rect", xref="paper", yref="paper", x0=x0, x1=x1, y0=y0, y1=y1,
+                                  line=dict(color=colour, width=3))
+        heading = "inputs" if column == 0 else "output" if column == len(sizes) - 1 else \
+            f"layer {column} · {config.activation}"
+        if 0 < column < len(sizes) - 1:
+            layer = health[column - 1]
+            heading += "".join(f"<br>{len(layer[k])} {k}" for k in ("dead", "saturated") if layer[k])
+        if size > MAX_SHOWN:
+            heading += f"<br>{size - MAX_SHOWN} more not shown"
+        x0, x1, _, _ = _cell(column, 0, n_columns, n_rows)
+        fig.add_annotation(x=(x0 + x1) / 2, y=1.0, xref="paper", yref="paper", text=heading, showarrow=False,
+                           yanchor="bottom", font=dict(size=11))
+    _add_weights(fig, config, params, sizes, centres)
+    width, height = diagram_size(n_columns, n_rows)
+    fig.update_layout(title=title, width=width + 80, height=height + 130, showlegend=False, autosize=False,
+                      margin=dict(l=40, r=40, t=110, b=20), plot_bgcolor="white",
+                      xaxis=dict(domain=[0, 1], range=[0, 1], visible=False),
+                      yaxis=dict(domain=[0, 1], range=[0, 1], visible=False))
+    return fig
+
+
+def _add_weights(fig, config, params, sizes, centres):
+    """The weights as lines between the cells: colour = sign, width = size (four bands), hover = value."""
+    layers = layers_of(params, sizes)
+    largest = max((float(np.max(np.abs(W))) for W, _ in layers if W.size), default=1.0) or 1.0
+    bands = {}  # (sign, width) -> [x, y] with None between segments
+    hover_x, hover_y, hover_text = [], [], []
+    for column, (W, _) in enumerate(layers):
+        for j, (_, left, y_to) in enumerate(centres[column + 1]):
+            for i, (_, right, y_from) in enumerate(centres[column]):
+                w = float(W[j, i])
+                if not np.isfinite(w):
+                    continue
+                width = 1 + int(3.99 * abs(w) / largest)  # 1 to 4
+                xs, ys = bands.setdefault((w >= 0, width), ([], []))
+                xs += [right, left, None]
+                ys += [y_from, y_to, None]
+                hover_x.append((right + left) / 2)
+                hover_y.append((y_from + y_to) / 2)
+                hover_text.append(f"w = {w:.3g}")
+    for (positive, width), (xs, ys) in sorted(bands.items()):
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                                 line=dict(color="#1f77b4" if positive else "#ff7f0e", width=width),
+                                 opacity=0.35 + 0.15 * width))
+    fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", marker=dict(size=6, opacity=0),
+                             text=hover_text, hovertemplate="%{text}<extra></extra>", showlegend=False,
+                             name="weights"))
