@@ -58,7 +58,7 @@ class TrainConfig:
         try:
             hidden = tuple(int(h) for h in hidden)
         except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"hidden must be a list of layer widths, like [16, 16]; got {quoted(self.hidden)}") from None
+            raise ConfigError(f"hidden must be a list of layer widths, like [16, 16]; got {quoted(hidden)}") from None
         object.__setattr__(self, "hidden", hidden)
         for f in fields(self):  # coerce numbers (query strings, JSON ints for floats)
             value = getattr(self, f.name)
