@@ -498,7 +498,7 @@ class RunRecorder:
 
     on_start writes the "running" row (recorder.run_id is set from then on; without on_start the
     first step writes it); on_step checkpoints history and weights every `every` seconds (less
-    often when a checkpoint itself is slow); finish writes the final status, retrying while the
+    often when a checkpoint itself is slow; every=0: after every step); finish writes the final status, retrying while the
     store is locked, and raises RunStoreError only when saving truly failed. Checkpoints never
     stop training: a failed one is noted in recorder.error. Use it as a context manager so that
     an exception in training leaves the run "interrupted" rather than "running"."""
@@ -531,8 +531,8 @@ class RunRecorder:
             self.error = None
         except RunStoreError as e:
             self.error = str(e)
-        spent = time.monotonic() - began
-        self._due = time.monotonic() + max(self.every, 10 * spent)
+        spent = time.monotonic() - began  # a big history is slow to write: then write it less often
+        self._due = time.monotonic() + (max(self.every, 10 * spent) if self.every else 0.0)
 
     def finish(self, result):
         """Write the finished run; returns its id. Raises RunStoreError only after retrying."""
