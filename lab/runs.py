@@ -123,11 +123,7 @@ class RunStore:
         self.read_only = read_only
         self.unreadable = []  # (id, reason) of the rows the last list() could not read
         self._key = os.path.abspath(self.path)
-        self._migrate()
-        with self._connect() as db:
-            has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()  # (not in a
-            store_id = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone() if has_meta else None
-        store_id = store_id[0] if store_id else None  # read-only store of schema 1, which stays unmigrated)
+        store_id = self._open()
         if _STORE_IDS.setdefault(self._key, store_id) != store_id:
             raise RunStoreError(f"the run store {self.path} was replaced by another file while this program was "
                                 f"using it (its run ids would start again): restore the old file, or restart "
@@ -181,24 +177,31 @@ class RunStore:
                     raise
             _sleep(self.backoff * 2 ** attempt)
 
-    def _migrate(self):
-        """Create the tables, or bring an older store up to SCHEMA_VERSION (its runs keep working)."""
+    def _open(self):
+        """Create the tables, or bring an older store up to SCHEMA_VERSION (its runs keep working);
+        returns the store's id."""
         with self._connect() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION or self.read_only:
-                return
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then find it done
-            if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-                return
-            db.execute(f"CREATE TABLE IF NOT EXISTS runs ({RUN_COLUMNS})")
-            have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
-            for column, kind in ADDED_COLUMNS.items():
-                if column not in have:
-                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-            for statement in filter(str.strip, TABLES.split(";")):
-                db.execute(statement)
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                if self.read_only:
+                    raise RunStoreError(f"the run store {self.path} was made by an older version and is opened "
+                                        f"read-only: open it once writable to upgrade it")
+                db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then find it done
+                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self._migrate(db)
+            row = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+            return row[0] if row else None
+
+    @staticmethod
+    def _migrate(db):
+        db.execute(f"CREATE TABLE IF NOT EXISTS runs ({RUN_COLUMNS})")
+        have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+        for statement in filter(str.strip, TABLES.split(";")):
+            db.execute(statement)
+        db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # ---- writing
     def save(self, result, name=None, sweep=None):

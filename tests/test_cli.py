@@ -123,3 +123,16 @@ def test_a_cli_run_on_a_csv_keeps_its_data_in_the_store(tmp_path, monkeypatch):
     monkeypatch.setenv("MICROGRAD_RUNS_DB", str(db))
     run = RunStore().get(printed["run_id"])
     assert "boundary" in result_figures(run["config"], run["params"])
+
+
+def test_an_unsaved_run_goes_to_a_named_file_when_stdout_is_a_terminal(tmp_path, monkeypatch, capsys):
+    from lab.__main__ import write_unsaved
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    where = write_unsaved('{"format": "micrograd-runs", "runs": []}')
+    assert Path(where).parent == tmp_path and json.loads(Path(where).read_text())["runs"] == []

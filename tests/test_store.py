@@ -120,6 +120,13 @@ def test_a_store_of_the_old_schema_opens_and_its_runs_still_open(tmp_path, small
     assert RunStore(path).count() == 3  # opening it again: nothing to migrate
 
 
+def test_an_old_store_opened_read_only_says_what_to_do(tmp_path, small_run):
+    old_store(tmp_path / "old.sqlite", [old_row(small_run)])
+    with pytest.raises(RunStoreError, match="made by an older version and is opened read-only"):
+        RunStore(tmp_path / "old.sqlite", read_only=True)
+    assert RunStore(tmp_path / "old.sqlite").count() == 1
+
+
 def test_one_bad_stored_row_is_flagged_not_fatal(tmp_path, small_run):
     path = tmp_path / "old.sqlite"
     bad_seed = {**SMALL.to_dict(), "seed": -1}  # the old import took this
