@@ -168,7 +168,8 @@ FIELD_HELP = {
     "hidden": "hidden layer widths, e.g. 16,16 (empty for none)",
     "activation": "hidden-layer activation", "output_activation": "output activation",
     "loss": "loss function", "optimizer": "optimizer", "lr": "learning rate",
-    "lr_schedule": "learning-rate schedule", "momentum": "SGD momentum", "batch_size": "mini-batch size (0: full batch)",
+    "lr_schedule": "learning-rate schedule", "momentum": "SGD momentum",
+    "batch_size": "mini-batch size (0: full batch)",
     "l1": "L1 penalty weight", "l2": "L2 penalty weight", "steps": "training steps",
     "seed": "seed of the initial weights and batch order", "engine": "autograd engine",
 }

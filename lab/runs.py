@@ -401,7 +401,10 @@ def _row(result, name=None, sweep=None, params=None):
     """The columns of a run from a TrainResult (finished, or still training: pass `params`)."""
     h = result.history
     cfg = result.config
-    final = lambda key: _finite_or_none(h[key][-1]) if h.get(key) and h[key][-1] is not None else None
+
+    def final(key):
+        return _finite_or_none(h[key][-1]) if h.get(key) and h[key][-1] is not None else None
+
     name = str(name or f"{cfg.dataset} {cfg.architecture(result.n_features)} {cfg.activation} lr={cfg.lr:g}")
     params = result.params if params is None else params
     return dict(name=name[:MAX_NAME], created=time.time(), status=result.status, config=_config_json(cfg),
@@ -501,10 +504,10 @@ class RunRecorder:
 
     on_start writes the "running" row (recorder.run_id is set from then on; without on_start the
     first step writes it); on_step checkpoints history and weights every `every` seconds (less
-    often when a checkpoint itself is slow; every=0: after every step); finish writes the final status, retrying while the
-    store is locked, and raises RunStoreError only when saving truly failed. Checkpoints never
-    stop training: a failed one is noted in recorder.error. Use it as a context manager so that
-    an exception in training leaves the run "interrupted" rather than "running"."""
+    often when a checkpoint itself is slow; every=0: after every step); finish writes the final
+    status, retrying while the store is locked, and raises RunStoreError only when saving truly
+    failed. Checkpoints never stop training: a failed one is noted in recorder.error. Use it as a
+    context manager so that an exception in training leaves the run "interrupted", not "running"."""
 
     def __init__(self, store, config, name=None, sweep=None, every=3.0):
         self.store, self.config, self.name, self.sweep, self.every = store, config, name, sweep, float(every)

@@ -101,8 +101,10 @@ def test_a_locked_store_loses_nothing_the_run_comes_out_as_json(tmp_path):
     assert run["name"] == "held back" and run["status"] == "finished" and run["steps_done"] == 5
 
 
-@pytest.mark.parametrize("args", [("--seed", "-1"), ("--data-seed", "-1"), ("--data-seed", "-1", "--test-fraction", "0"),
-                                  ("--name", "x" * 500), ("--checkpoint-every", "0")])
+@pytest.mark.parametrize("args", [("--seed", "-1"), ("--data-seed", "-1"),
+                                  ("--data-seed", "-1", "--test-fraction", "0"),
+                                  ("--name", "x" * 500), ("--checkpoint-every", "0")],
+                         ids=["seed", "data-seed", "data-seed-no-split", "long-name", "no-checkpoints"])
 def test_bad_train_flags_are_one_error_line(tmp_path, args):
     out = cli("train", "--steps", "2", *args, db=tmp_path / "runs.sqlite")
     assert out.returncode == 2, out.stderr
@@ -125,7 +127,7 @@ def test_a_cli_run_on_a_csv_keeps_its_data_in_the_store(tmp_path, monkeypatch):
     assert "boundary" in result_figures(run["config"], run["params"])
 
 
-def test_an_unsaved_run_goes_to_a_named_file_when_stdout_is_a_terminal(tmp_path, monkeypatch, capsys):
+def test_an_unsaved_run_goes_to_a_named_file_when_stdout_is_a_terminal(tmp_path, monkeypatch):
     from lab.__main__ import write_unsaved
 
     class Terminal:
