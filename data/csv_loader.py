@@ -7,7 +7,9 @@ Rules:
 - a numeric target with two distinct values is classification (lower -> -1, higher -> +1),
   with more values it is regression; a text target must have exactly two classes
   (sorted names -> -1, +1);
-- blank lines are skipped; too many rows or feature columns are rejected, never truncated.
+- blank lines are skipped; too many rows or feature columns are rejected, never truncated;
+- a column name or a cell longer than 100 characters is rejected (a 5 MB column name once froze
+  every browser that showed the run), and a message quotes at most about 60 characters of it.
 
 Row numbers in messages are the lines of the file as an editor shows them: the header
 is row 1 and the first data row is row 2.
@@ -31,6 +33,8 @@ from .dataset import Dataset, DatasetError
 
 MAX_ROWS = 10_000
 MAX_FEATURES = 20
+MAX_NAME_LENGTH = 100   # characters of a column name
+MAX_CELL_LENGTH = 100   # characters of a cell
 _MISSING = {"na", "n/a", "#n/a", "nan", "null", "none", "?"}
 _SEPARATOR_HINTS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
@@ -99,6 +103,16 @@ def _decode(raw: bytes) -> str:
         ) from None
 
 
+def _quoted(text: str, width: int = 60) -> str:
+    """repr() of user text for a message, cut to about `width` characters."""
+    return repr(text) if len(text) <= width else repr(text[:width - 1]) + "…"
+
+
+def _col(name: str) -> str:
+    """A column name in a message: "name", cut short."""
+    return f'"{name}"' if len(name) <= 40 else f'"{name[:39]}…"'
+
+
 # ---------------------------------------------------------------- numbers
 
 def _number(cell: str):
@@ -118,15 +132,15 @@ def _cell_problem(cell: str) -> str | None:
     value = _number(cell)
     if value is None:
         if cell.lower() in _MISSING:
-            return f"{cell!r} is a missing value. Fill in a number or remove the row"
+            return f"{_quoted(cell)} is a missing value. Fill in a number or remove the row"
         hint = ""
         if "," in cell:
             hint = " (use '.' as the decimal point and no thousands separators)"
-        return f"{cell!r} is not a number{hint}. Fix the cell or remove the row"
+        return f"{_quoted(cell)} is not a number{hint}. Fix the cell or remove the row"
     if math.isnan(value):
-        return f"{cell!r} is not a number (NaN). Fill in a number or remove the row"
+        return f"{_quoted(cell)} is not a number (NaN). Fill in a number or remove the row"
     if math.isinf(value):
-        return f"{cell!r} is infinite (or too large for a 64-bit float). Use a finite number or remove the row"
+        return f"{_quoted(cell)} is infinite (or too large for a 64-bit float). Use a finite number or remove the row"
     return None
 
 
@@ -194,7 +208,7 @@ def _quote_problem(text: str, pos: int, row: int) -> str:
 
 
 def _fmt_names(names) -> str:
-    return ", ".join(f'"{n}"' for n in names)
+    return ", ".join(map(_col, names))
 
 
 def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
@@ -206,10 +220,15 @@ def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
     header_row, header = first
 
     # --- header
+    for i, col in enumerate(header):
+        if len(col) > MAX_NAME_LENGTH:
+            raise DatasetError(f"Row {header_row}, column {i + 1}: the column name is {len(col):,} characters long "
+                               f"({_quoted(col)}); a name may have at most {MAX_NAME_LENGTH} characters.")
     named = [c for c in header if c]
     if all(_number(c) is not None for c in named):
+        shown = ", ".join(_quoted(c, 20) for c in named[:3])
         raise DatasetError(
-            f"Row {header_row} has no column names: every cell is a number ({', '.join(named[:3])}"
+            f"Row {header_row} has no column names: every cell is a number ({shown}"
             f"{', ...' if len(named) > 3 else ''}), so the file has no header. Add a first row naming the "
             f"columns, e.g. {','.join([f'x{i + 1}' for i in range(max(len(named) - 1, 1))] + ['target'])}.")
     # trailing unnamed columns that are empty everywhere (spreadsheet export residue) are dropped below
@@ -224,7 +243,7 @@ def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
     seen = {}
     for i, col in enumerate(header[:n_cols]):
         if col in seen:
-            raise DatasetError(f'Row {header_row}: the column name "{col}" appears twice in the header '
+            raise DatasetError(f'Row {header_row}: the column name {_col(col)} appears twice in the header '
                                f"(columns {seen[col] + 1} and {i + 1}). Give every column a unique name.")
         seen[col] = i
     columns = header[:n_cols]
@@ -234,7 +253,7 @@ def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
             if sep in columns[0]:
                 hint = f" The header looks separated by {word}: save the file with commas as separators."
                 break
-        raise DatasetError(f'The file has only one column ("{columns[0]}"); it needs at least one feature '
+        raise DatasetError(f'The file has only one column ({_col(columns[0])}); it needs at least one feature '
                            f"column and a target column.{hint}")
     target_cols = [i for i, col in enumerate(columns) if col.lower() == "target"]
     if len(target_cols) > 1:
@@ -273,11 +292,16 @@ def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
     plain = text.isascii() and "_" not in text  # then float() alone decides what a number is
     y_text = []
     for r, (row, cells) in enumerate(rows):
+        if cells and max(map(len, cells)) > MAX_CELL_LENGTH:
+            j = next(j for j, cell in enumerate(cells) if len(cell) > MAX_CELL_LENGTH)
+            where = f"column {_col(columns[j])}" if j < n_cols else f"column {j + 1}"
+            raise DatasetError(f"Row {row}, {where}: the cell is {len(cells[j]):,} characters long "
+                               f"({_quoted(cells[j])}); a cell may have at most {MAX_CELL_LENGTH} characters.")
         if trailing_blank and n_cols <= len(cells) <= len(header):
             extra = next((j for j in range(n_cols, len(cells)) if cells[j]), None)
             if extra is not None:
                 raise DatasetError(f"Row {row}, column {extra + 1}: this column has no name in the header but "
-                                   f"holds {cells[extra]!r}. Name the column in the header or delete the cell.")
+                                   f"holds {_quoted(cells[extra])}. Name the column in the header or delete the cell.")
         elif len(cells) != len(header):
             got, expected = len(cells), len(header)
             hint = "a missing cell or comma" if got < expected else "an extra comma, or a comma inside an unquoted cell"
@@ -294,13 +318,13 @@ def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
             for j in features:
                 problem = _cell_problem(cells[j])
                 if problem:
-                    raise DatasetError(f'Row {row}, column "{columns[j]}": {problem}.') from None
+                    raise DatasetError(f'Row {row}, column {_col(columns[j])}: {problem}.') from None
                 values.append(_number(cells[j]))
         X[r] = values
         cell = cells[t]
         value = _number(cell)
         if cell == "" or cell.lower() in _MISSING or (value is not None and not math.isfinite(value)):
-            raise DatasetError(f'Row {row}, column "{target_name}" (the target): {_cell_problem(cell)}.')
+            raise DatasetError(f'Row {row}, column {_col(target_name)} (the target): {_cell_problem(cell)}.')
         y_text.append(cell)
 
     y, task, classes = _target(y_text, [row for row, _ in rows], target_name)
@@ -310,12 +334,12 @@ def _parse(text: str, name: str, max_rows: int, max_features: int) -> Dataset:
 def _target(cells: list[str], row_numbers: list[int], target_name: str):
     """-> (y, task, classes) from the target column's stripped, non-missing cells."""
     values = [_number(c) for c in cells]
-    where = f'The target column "{target_name}"'
+    where = f'The target column {_col(target_name)}'
     if all(v is not None for v in values):
         y = np.array(values, dtype=np.float64)
         distinct = np.unique(y)
         if len(distinct) < 2:
-            raise DatasetError(f"{where} has the same value ({cells[0]}) in every row; it needs at least "
+            raise DatasetError(f"{where} has the same value ({_quoted(cells[0], 20)}) in every row; it needs at least "
                                f"two different values.")
         if len(distinct) == 2:
             lo, hi = distinct
@@ -332,11 +356,11 @@ def _target(cells: list[str], row_numbers: list[int], target_name: str):
     n_numeric = sum(v is not None for v in values)
     if n_numeric >= len(values) - n_numeric:  # mostly numbers: point at the odd cell out
         i = next(i for i, v in enumerate(values) if v is None)
-        raise DatasetError(f'Row {row_numbers[i]}, column "{target_name}" (the target): {_cell_problem(cells[i])}.')
+        raise DatasetError(f'Row {row_numbers[i]}, column {_col(target_name)} (the target): {_cell_problem(cells[i])}.')
     if len(counts) < 2:
-        raise DatasetError(f"{where} has the same class ({cells[0]!r}) in every row; a text target needs "
+        raise DatasetError(f"{where} has the same class ({_quoted(cells[0], 20)}) in every row; a text target needs "
                            f"exactly two classes.")
-    shown = ", ".join(f"{c!r}: {k} row{'' if k == 1 else 's'}" for c, k in counts.most_common(5))
+    shown = ", ".join(f"{_quoted(c, 12)}: {k} row{'' if k == 1 else 's'}" for c, k in counts.most_common(5))
     more = f", and {len(counts) - 5} more" if len(counts) > 5 else ""
     first_seen = []
     for c, row in zip(cells, row_numbers):
@@ -347,5 +371,5 @@ def _target(cells: list[str], row_numbers: list[int], target_name: str):
                 break
     raise DatasetError(
         f"{where} has {len(counts)} different text values ({shown}{more}); a text target must have exactly "
-        f"two classes (the third, {first_seen[2]!r}, first appears in row {third_row}). Keep only two classes, "
-        f"or use numbers for a regression target.")
+        f"two classes (the third, {_quoted(first_seen[2], 20)}, first appears in row {third_row}). Keep only two "
+        f"classes, or use numbers for a regression target.")

@@ -1,17 +1,24 @@
-"""Headless CLI: python -m lab train|runs|sweep ... (see --help)."""
+"""Headless CLI: python -m lab train|runs|sweep ... (see --help).
+
+`train` never loses a finished run: it is in the store as "running" from its first step,
+checkpointed while it trains, saved as "stopped" on Ctrl-C or SIGTERM, and when the store
+cannot take it even after retries, the run is written out as an importable JSON file."""
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
 
-from data import DatasetError
+from data import DatasetError, load_csv
 
 from .config import FIELD_HELP, ConfigError, TrainConfig
-from .runs import RunStore, RunStoreError
+from .run_import import MAX_IMPORT_BYTES, MAX_NAME
+from .runs import MAX_UPLOAD_BYTES, RunRecorder, RunStore, RunStoreError, result_to_json
 from .train import train
 
 
@@ -25,7 +32,7 @@ class Parser(argparse.ArgumentParser):
 def add_config_flags(parser):
     defaults = TrainConfig()
     for f in fields(TrainConfig):
-        if f.name == "csv_path":
+        if f.name in ("csv_path", "csv_upload"):
             continue
         default = getattr(defaults, f.name)
         shown = ",".join(map(str, default)) if f.name == "hidden" else default
@@ -36,10 +43,33 @@ def add_config_flags(parser):
 
 def config_from_args(args):
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-              if f.name != "csv_path" and getattr(args, f.name) is not None}
+              if f.name not in ("csv_path", "csv_upload") and getattr(args, f.name) is not None}
     if args.csv:
         values.update(dataset="csv", csv_path=str(args.csv))
-    return TrainConfig.from_dict(values)
+    return TrainConfig(**values)  # not from_dict: that refuses file paths, and this one is the user's own
+
+
+def read_file(path, limit, what):
+    """The bytes of a file the user named, at most `limit` of them."""
+    try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise ConfigError(f"{path} is {size / 2**20:.1f} MB; {what} may have at most {limit // 2**20} MB")
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"--checkpoint-every takes a positive number of seconds, got {text!r}")
+    return value
 
 
 def build_parser():
@@ -57,6 +87,8 @@ def build_parser():
     t.add_argument("--name", help="name of the saved run")
     t.add_argument("--json", action="store_true", help="print the saved run as JSON instead of a summary")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--checkpoint-every", type=positive_seconds, default=3.0, metavar="SECONDS",
+                   help="how often the run so far is written to the store while it trains (default: 3)")
 
     runs = commands.add_parser("runs", help="list, show, export, rename, import or delete saved runs")
     sub = runs.add_subparsers(dest="action", required=True)
@@ -121,15 +153,34 @@ def run_json(run):
 
 
 def cmd_train(args, store):
-    config = config_from_args(args)
+    if args.name is not None and not 0 < len(args.name.strip()) <= MAX_NAME:
+        raise ConfigError(f"--name takes 1 to {MAX_NAME} characters")
+    config, dataset = config_from_args(args), None
+    if args.csv:  # read once, kept in the store by content: the run never depends on the file again
+        content = read_file(args.csv, MAX_UPLOAD_BYTES, "a CSV")
+        dataset = load_csv(content, name=Path(args.csv).stem)
+        config = config.replace(csv_path="", csv_upload=store.save_upload(content, Path(args.csv).name))
     stop = {"requested": False}
-    signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # Ctrl-C: stop, save as "stopped"
+    for signal_number in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a kill: stop, save as "stopped"
+        signal.signal(signal_number, lambda *_: stop.update(requested=True))
     bar = Progress(config.steps, enabled=not args.quiet and not args.json)
-    result = train(config, on_step=lambda r: bar(r.steps_done, f"loss {r.losses[-1]:.4g}"),
-                   should_stop=lambda: stop["requested"])
+
+    with RunRecorder(store, config, name=args.name, every=args.checkpoint_every) as recorder:
+        def on_step(result):
+            recorder.on_step(result)
+            bar(result.steps_done, f"loss {result.losses[-1]:.4g}")
+
+        result = train(config, on_start=recorder.on_start, on_step=on_step, should_stop=lambda: stop["requested"],
+                       dataset=dataset)
     if result.status != "finished" and bar.enabled:
         sys.stderr.write("\n")
-    run = store.get(store.save(result, name=args.name))
+    try:
+        run_id = recorder.finish(result)
+    except RunStoreError as e:
+        where = write_unsaved(result_to_json(result, name=args.name))
+        raise RunStoreError(f"the run finished but could not be saved ({e}); it was written to {where} as a runs "
+                            f"export: load it later with `python -m lab runs import FILE`") from None
+    run = store.get(run_id)
     if args.json:
         print(json.dumps(run_json(run)))
     else:
@@ -137,6 +188,24 @@ def cmd_train(args, store):
         if result.status == "diverged":
             print(f"diverged at step {result.diverged_at}: the loss blew up; try a smaller learning rate")
     return 0
+
+
+def write_unsaved(text):
+    """Put a run the store refused where the user gets it: stdout when it is piped or redirected,
+    else a new file (named in the error message)."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return "stdout"
+    name = time.strftime("micrograd-unsaved-run-%Y%m%d-%H%M%S.json")
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        try:
+            (folder / name).write_text(text, encoding="utf-8")
+            return str(folder / name)
+        except OSError:
+            continue
+    sys.stdout.write(text + "\n")
+    return "stdout"
 
 
 def confirm(question):
@@ -151,7 +220,8 @@ def cmd_runs(args, store):
         if args.json:
             print(json.dumps([run_json(r) for r in runs]))
         else:
-            print("\n".join(map(summary_line, runs)) or f"no runs yet in {store.path}")
+            lines = [*map(summary_line, runs), *(f"#{i:<4} cannot be read: {why}" for i, why in store.unreadable)]
+            print("\n".join(lines) or f"no runs yet in {store.path}")
     elif args.action == "show":
         run = store.get(args.run_id)
         if args.json:
@@ -172,15 +242,16 @@ def cmd_runs(args, store):
     elif args.action == "rename":
         store.rename(args.run_id, args.name)
     elif args.action == "delete":
-        store.get(args.run_id)  # unknown ids are an error before we ask
+        if not store.exists(args.run_id):  # unknown ids are an error before we ask
+            raise RunStoreError(f"no run with id {args.run_id}")
         if args.yes or confirm(f"delete run {args.run_id}?"):
             store.delete(args.run_id)
             print(f"deleted run {args.run_id}")
     elif args.action == "import":
         try:
-            text = Path(args.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"cannot read {args.file}: {e}") from None
+            text = read_file(args.file, MAX_IMPORT_BYTES, "an import").decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"cannot read {args.file}: it is not UTF-8 text ({e.reason})") from None
         ids = store.import_json(text)
         print(f"imported {len(ids)} run(s): {', '.join(map(str, ids))}")
     return 0
@@ -190,6 +261,9 @@ def cmd_sweep(args, store):
     from .sweep import parse_grid, run_sweep
 
     base = config_from_args(args)
+    if args.csv:  # kept in the store by content, as for train: the cells read it from there
+        content = read_file(args.csv, MAX_UPLOAD_BYTES, "a CSV")
+        base = base.replace(csv_path="", csv_upload=store.save_upload(content, Path(args.csv).name))
     try:
         seeds = int(args.seeds)
     except ValueError:

@@ -23,10 +23,10 @@ from pathlib import Path
 from data import DatasetError
 
 from .config import ConfigError, TrainConfig, format_hidden
-from .runs import RunStoreError
+from .runs import RunStoreError, load_upload
 from .train import train
 
-SWEEPABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("csv_path", "dataset", "engine"))
+SWEEPABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("csv_path", "csv_upload", "dataset", "engine"))
 MAX_CELLS = 64         # runs in one sweep (cells x seeds)
 MAX_SEEDS = 20
 POLL = 0.1             # seconds between checks of should_stop while cells train
@@ -183,7 +183,10 @@ def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_
         if on_done:
             on_done(finished, total)
 
+    store.save_sweep(name, grid.axes())  # the Compare page reads the grid from here, not from run names
     if scheduler:
+        if dataset is None and grid.base.csv_upload:  # a cluster cannot read this store: send the data along
+            dataset = load_upload(grid.base.csv_upload, store.path)
         _run_on_dask(grid.configs, scheduler, dataset, record, should_stop)
     else:
         workers = max(1, min(int(workers or default_workers()), total))

@@ -15,7 +15,7 @@ from micrograd import MLP, losses as scalar_losses, tensor_losses
 from micrograd.optim import OPTIMIZERS
 from micrograd.tensor_nn import TensorMLP
 
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 
 BLOWUP = 1e10  # a loss this many times the first one has diverged, even while still finite
 HISTORY_KEYS = ("step", "train_loss", "test_loss", "accuracy", "test_accuracy", "grad_norm", "lr", "time")
@@ -31,7 +31,8 @@ class TrainResult:
     n_features: int
     diverged_at: int | None = None    # the step whose loss was not finite
     elapsed: float = 0.0
-    current_params: object = field(default=None, repr=False, compare=False)  # () -> the weights now, while training
+    # while training: a function giving the current weights (for checkpoints and live drawing); None once done
+    live_params: object = field(default=None, repr=False, compare=False)
 
     @property
     def losses(self):
@@ -91,8 +92,14 @@ def estimate_seconds(config, n_features, n_train):
 def load_data(config, dataset=None):
     """(train, test or None) for a config; `dataset` overrides it (an uploaded CSV)."""
     if dataset is None:
-        if config.dataset == "csv":
+        if config.dataset == "csv" and config.csv_path:  # the CLI's --csv (from_dict refuses paths)
             dataset = load_csv(config.csv_path)
+        elif config.dataset == "csv" and config.csv_upload:
+            from .runs import load_upload  # runs imports this module: import it when needed
+            dataset = load_upload(config.csv_upload)
+        elif config.dataset == "csv":
+            raise ConfigError("no CSV data: dataset 'csv' needs a CSV file (the CLI's --csv, or an upload "
+                              "kept by the run store)")
         else:
             dataset = make_dataset(config.dataset, n=config.n, noise=config.noise, seed=config.data_seed)
     return train_test_split(dataset, config.test_fraction, seed=config.data_seed)
@@ -161,20 +168,22 @@ class NumpyModel(Model):
 MODELS = {"scalar": ScalarModel, "numpy": NumpyModel}
 
 
-def train(config, on_step=None, should_stop=None, dataset=None):
+def train(config, on_step=None, should_stop=None, dataset=None, on_start=None):
     """Train an MLP as `config` says.
 
-    on_step(result) is called after every step with the result so far (a page
-    redraws from it); should_stop() is asked before every step (a Stop button).
+    on_start(result) is called once the data and the network are ready, before the first step
+    (a RunRecorder writes its "running" row then); on_step(result) is called after every step
+    with the result so far (a page redraws from it); should_stop() is asked before every step
+    (a Stop button).
     A loss that is not finite (or has blown up BLOWUP-fold) ends the run as "diverged";
     the steps before it are kept.
     """
     # The matrices here are tiny: BLAS threads cost more to wake than they save (about 3x per step).
     with threadpool_limits(limits=1, user_api="blas"):
-        return _train(config, on_step, should_stop, dataset)
+        return _train(config, on_step, should_stop, dataset, on_start)
 
 
-def _train(config, on_step, should_stop, dataset):
+def _train(config, on_step, should_stop, dataset, on_start=None):
     train_set, test_set = load_data(config, dataset)
     loss_name = config.loss_for(train_set.task)
     model = MODELS[config.engine](config, train_set.n_features)
@@ -184,7 +193,9 @@ def _train(config, on_step, should_stop, dataset):
     batches = np.random.default_rng(config.seed)
     history = {key: [] for key in HISTORY_KEYS}
     result = TrainResult(config, "finished", history, [], train_set.task, train_set.n_features,
-                         current_params=model.flat_parameters)
+                         live_params=model.flat_parameters)
+    if on_start is not None:
+        on_start(result)
     n = train_set.n
     start = time.perf_counter()
     for step in range(config.steps):
@@ -214,7 +225,7 @@ def _train(config, on_step, should_stop, dataset):
         if on_step is not None:
             result.elapsed = time.perf_counter() - start
             on_step(result)
-    result.params = model.flat_parameters()
+    result.params, result.live_params = model.flat_parameters(), None
     if result.status != "diverged" and not all(map(math.isfinite, result.params)):
         result.status, result.diverged_at = "diverged", result.steps_done
     result.elapsed = time.perf_counter() - start

@@ -26,7 +26,7 @@ import time
 from data import DatasetError
 
 from .config import ConfigError, TrainConfig
-from .runs import RunRecorder, RunStore, RunStoreError
+from .runs import ENV_VAR, RunRecorder, RunStore, RunStoreError
 from .train import train
 
 FRAME_SECONDS = 0.2          # at most this often a `frame` event (history so far, weights for live drawing)
@@ -60,7 +60,7 @@ class Run:
     """The state of the run this worker trains, shared by the stop watchers and the training loop."""
 
     def __init__(self, request):
-        self.config = TrainConfig.from_dict(request["config"])
+        self.config = TrainConfig(**request["config"])  # not from_dict: the parent is trusted (the server, the CLI)
         self.store = RunStore(request["db"])
         self.recorder = RunRecorder(self.store, self.config, name=request.get("name"), sweep=request.get("sweep"))
         self.stop = threading.Event()
@@ -69,7 +69,6 @@ class Run:
         self.sent = 0              # history entries already sent
         self.last_frame = 0.0
         self.training = False
-        self.announced = False     # the `started` event was sent
 
     def request_stop(self):
         """Stop at the next step; cut the current step short if it takes too long."""
@@ -80,12 +79,15 @@ class Run:
         timer.daemon = True
         timer.start()
 
+    def on_start(self, result):
+        """The data is loaded and the network built: the run's row exists in the store from now on."""
+        self.latest = result
+        self.recorder.on_start(result)
+        emit("started", run_id=self.recorder.run_id, task=result.task, n_features=result.n_features)
+
     def on_step(self, result):
         self.latest = result
         self.recorder.on_step(result)
-        if not self.announced:
-            self.announced = True
-            emit("started", run_id=self.recorder.run_id, task=result.task, n_features=result.n_features)
         now = time.monotonic()
         if now - self.last_frame >= FRAME_SECONDS or result.steps_done == self.config.steps:
             self.last_frame = now
@@ -93,7 +95,7 @@ class Run:
 
     def send_frame(self, result):
         n = result.steps_done
-        params = result.current_params()
+        params = result.live_params() if result.live_params is not None else result.params
         self.snapshot = params
         history = {key: finite(values[self.sent:n]) if key != "step" else values[self.sent:n]
                    for key, values in result.history.items()}
@@ -116,18 +118,20 @@ def serve(request):
     signal.signal(signal.SIGINT, lambda *_: _cut_short(run))
     threading.Thread(target=watch_stdin, args=(run,), daemon=True).start()
     run.training = True
-    try:
-        result = train(run.config, on_step=run.on_step, should_stop=run.stop.is_set)
-    except CutShort:
-        run.training = False
-        if run.latest is not None:
-            result = run.latest
-            result.status, result.params = "stopped", run.snapshot or result.current_params()
-            result.history = {key: values[:run.sent] for key, values in result.history.items()}
-            finish(run, result)
-        else:  # stopped during the first step: nothing to save
-            emit("done", status="stopped", run_id=None)
-        os._exit(0)  # now, without freeing the half-built graph of the cut step object by object
+    with run.recorder:  # an unexpected error leaves the run "interrupted" in the store, with its checkpoints
+        try:
+            result = train(run.config, on_start=run.on_start, on_step=run.on_step, should_stop=run.stop.is_set)
+        except CutShort:
+            run.training = False
+            if run.latest is None:  # cut short while loading the data: nothing was written
+                emit("done", status="stopped", run_id=None)
+            else:  # the history up to the last frame sent, with that frame's weights
+                result = run.latest
+                result.status, result.params = "stopped", run.snapshot or result.live_params()
+                result.history = {key: values[:run.sent] for key, values in result.history.items()}
+                result.live_params = None
+                finish(run, result)
+            os._exit(0)  # now, without freeing the half-built graph of the cut step object by object
     run.training = False
     finish(run, result)
 
@@ -155,7 +159,9 @@ def main():
     if not line:
         return 0  # a spare worker that was never used
     try:
-        serve(json.loads(line))
+        request = json.loads(line)
+        os.environ[ENV_VAR] = request["db"]  # an uploaded CSV is read from this run store
+        serve(request)
     except RunStoreError as e:
         emit("done", error=str(e), save_error=str(e))
     except (ConfigError, DatasetError) as e:

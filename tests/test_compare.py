@@ -232,7 +232,7 @@ def test_export_then_import_round_trip(store, three):
     (lambda run: run.update(status="great"), "status must be one of"),
     (lambda run: run.update(task="poetry"), "task must be classification or regression"),
     (lambda run: run.update(final_loss="0.1"), "final_loss must be a number"),
-    (lambda run: run.update(n_features="many"), "invalid literal"),
+    (lambda run: run.update(n_features="many"), "n_features must be an integer"),
 ])
 def test_import_rejects_bad_runs_with_a_clear_message(store, three, change, message):
     doc = json.loads(store.export_json([three[0]["id"], three[1]["id"]]))

@@ -568,9 +568,53 @@ def test_csv_parsing_10k_rows_20_features():
     X = rng.normal(size=(10_000, 20))
     lines = [",".join([f"f{i}" for i in range(20)] + ["target"])]
     lines += [",".join([f"{v:.6f}" for v in row] + [f"{t:.3f}"]) for row, t in zip(X, X.sum(axis=1))]
-    ds = load_csv(("\n".join(lines) + "\n").encode())
+    ds = load_csv(("\n".join(lines) + "\n").encode())  # its speed is measured in bench/, not here
     assert ds.task == "regression" and ds.X.shape == (10_000, 20)
     np.testing.assert_allclose(ds.X, X, atol=1e-6)
+
+
+# ---------------------------------------------------------------- CSV: size limits of names and cells
+
+BIG = 5_000_000  # a 5 MB column name froze every browser that showed the run; a 5 MB cell made a 5 MB message
+
+
+def test_csv_huge_column_name_is_refused_with_a_short_message():
+    msg = _error("x," + "n" * BIG + "\n1,0\n2,1\n")
+    assert "Row 1, column 2" in msg and "5,000,000 characters" in msg and "at most 100" in msg
+    assert len(msg) < 300 and msg.count("n" * 60) == 0
+
+
+@pytest.mark.parametrize("cell", ["1" * BIG, "x" * BIG, '"' + "y" * BIG + '"'], ids=["digits", "letters", "quoted"])
+def test_csv_huge_cell_is_refused_with_a_short_message(cell):
+    msg = _error(f"x,target\n1,0\n{cell},1\n3,0\n")
+    assert 'Row 3, column "x"' in msg and "5,000,000 characters" in msg and "at most 100" in msg
+    assert len(msg) < 300
+
+
+def test_csv_huge_target_cell_is_refused():
+    msg = _error(f"x,target\n1,a\n2,{'b' * BIG}\n")
+    assert 'Row 3, column "target"' in msg and len(msg) < 300
+
+
+def test_csv_cell_and_name_length_caps_are_exact():
+    number = "0." + "1" * 98  # 100 characters, a fine number
+    ds = load_csv(f"{'c' * 100},target\n{number},0\n2,1\n".encode())
+    assert ds.feature_names == ("c" * 100,) and ds.X[0, 0] == pytest.approx(1 / 9)
+    assert "at most 100" in _error(f"{'c' * 101},target\n1,0\n2,1\n")
+    assert "at most 100" in _error(f"x,target\n{number}1,0\n2,1\n")
+
+
+@pytest.mark.parametrize("content", [
+    "x,target\n1,0\n" + "q" * 99 + ",1\n",                      # a long non-number
+    "x,target\n1,0\n2," + "k" * 99 + "\n3,z\n",                   # three long class names
+    "x,target\n1,0\n2," + "m" * 99 + "\n3,mm\n4,mmm\n5,mmmm\n6,m5\n7,m6\n",
+    "x,target\n1,0\n2,1\n3," + "z" * 99 + "\n",                  # a long odd cell out in a numeric target
+    "x," + "t" * 99 + "\n1,0\n2,1\n3,nan\n",                      # a long column name in a cell message
+], ids=["not-a-number", "three-classes", "many-classes", "odd-target", "long-name"])
+def test_csv_messages_quote_at_most_about_80_characters_of_a_cell(content):
+    msg = _error(content)
+    longest_run = max(len(run) for run in msg.replace("'", " ").replace('"', " ").split())
+    assert longest_run <= 80, msg
 
 
 # ---------------------------------------------------------------- CSV: the record reader

@@ -291,7 +291,7 @@ def test_cli_sweep_with_seeds(tmp_path):
     (["--grid", "lr=0.1,x"], "error: lr=x: lr must be a number"),
     (["--grid", "engine=numpy"], "error: cannot sweep 'engine'"),
     (["--grid", "lr=0.1", "--scheduler", "nonsense"], "error: the Dask scheduler address should look like"),
-    (["--grid", "lr=0.1", "--csv", "/no/such.csv"], "error: 1 of 1 sweep runs failed"),
+    (["--grid", "lr=0.1", "--csv", "/no/such.csv"], "error: file not found: /no/such.csv"),
 ])
 def test_cli_sweep_errors_are_one_line(tmp_path, args, message):
     out = cli("sweep", "--steps", "3", *args, db=tmp_path / "e.sqlite")
