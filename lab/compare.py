@@ -1,5 +1,10 @@
-"""UI-free helpers of the Compare page: the runs table, the selection in the URL, config diffs,
-final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here."""
+"""UI-free helpers of the Compare and Sweep pages: the runs table, the selection in the URL, config
+diffs, final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here.
+
+Everything in the store may have come from an imported file, so nothing here trusts it: names are
+escaped for plotly, odd values are flagged per run instead of failing the page, and a run's
+`csv_path` is never opened (its data figures are simply not redrawn)."""
+import html
 import math
 from dataclasses import fields
 from datetime import datetime
@@ -11,6 +16,7 @@ import pandas as pd
 from .config import TrainConfig
 from .figures import run_color
 from .jobs import BackgroundJob
+from .runs import RunStoreError
 from .sweep import format_value, run_sweep
 
 TABLE_COLUMNS = ["id", "name", "dataset", "architecture", "activation", "optimizer", "lr", "steps", "status",
@@ -24,6 +30,8 @@ METRICS = {  # label on the page -> a run summary's key, or else the history key
     "training time (s)": "elapsed",
 }
 MAX_SIDE_BY_SIDE = 4
+MAX_SELECTED = 20    # runs a link or a selection compares at once
+MAX_ID_DIGITS = 18   # a longer "id" is junk (and would overflow SQLite's integers)
 SWEEP_EXAMPLES = {  # values offered when a field is picked for a sweep
     "lr": "0.01, 0.1, 0.5", "hidden": "4, 8, 16-16", "seed": "0, 1, 2", "data_seed": "0, 1, 2",
     "activation": "tanh, relu, sigmoid", "optimizer": "sgd, adam", "steps": "50, 100, 200", "l2": "0, 0.0001, 0.01",
@@ -36,20 +44,61 @@ def architecture(run):
     return run["config"].architecture(run["n_features"])
 
 
+def created_time(value):
+    """A run's `created` as a datetime, or None when it is not a time (e.g. 1e20 in an imported file)."""
+    try:
+        return datetime.fromtimestamp(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _number(value):
+    """A stored metric as a float; anything that is not a number is shown as missing."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def runs_table(summaries):
-    """One row per run summary (RunStore.list()), in the given order, with the table's columns."""
+    """One row per run summary (RunStore.list()), in the given order, with the table's columns.
+    An odd stored value shows as missing (odd_runs says which and why), never breaks the table."""
     rows = []
     for r in summaries:
         cfg = r["config"]
-        rows.append({"id": r["id"], "name": r["name"], "dataset": cfg.dataset, "architecture": architecture(r),
+        rows.append({"id": r["id"], "name": str(r["name"]), "dataset": cfg.dataset, "architecture": architecture(r),
                      "activation": cfg.activation, "optimizer": cfg.optimizer, "lr": cfg.lr,
-                     "steps": r["steps_done"], "status": r["status"], "train loss": r["final_loss"],
-                     "test loss": r["final_test_loss"], "accuracy": r["final_accuracy"],
-                     "created": datetime.fromtimestamp(r["created"]), "sweep": r["sweep"] or ""})
+                     "steps": r["steps_done"], "status": str(r["status"]), "train loss": _number(r["final_loss"]),
+                     "test loss": _number(r["final_test_loss"]), "accuracy": _number(r["final_accuracy"]),
+                     "created": created_time(r["created"]), "sweep": str(r["sweep"] or "")})
     df = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for col in ("train loss", "test loss", "accuracy"):
         df[col] = df[col].astype(float)
+    df["created"] = pd.to_datetime(df["created"])
     return df
+
+
+def odd_runs(summaries):
+    """{run id: what is odd about its stored summary}, for values the table cannot show."""
+    odd = {}
+    for r in summaries:
+        problems = []
+        if created_time(r["created"]) is None:
+            problems.append(f"its creation time {str(r['created'])[:30]!r} is not a date")
+        for key in ("final_loss", "final_test_loss", "final_accuracy"):
+            if r[key] is not None and _number(r[key]) is None:
+                problems.append(f"its {key.replace('_', ' ')} {str(r[key])[:30]!r} is not a number")
+        if problems:
+            odd[r["id"]] = " and ".join(problems)
+    return odd
+
+
+def load_runs(store, ids):
+    """(full records of the runs, {id: why it could not be read}): one unreadable run does not stop the others."""
+    runs, problems = [], {}
+    for run_id in ids:
+        try:
+            runs.append(store.get(run_id))
+        except (RunStoreError, ValueError, TypeError, KeyError) as e:  # ConfigError and bad JSON are ValueErrors
+            problems[run_id] = str(e)[:200]
+    return runs, problems
 
 
 def filter_table(df, text="", statuses=(), datasets=()):
@@ -76,13 +125,42 @@ def parse_ids(text):
     for part in str(text or "").replace(" ", ",").split(","):
         if not part:
             continue
-        if part.lstrip("#").isdigit():
+        if part.lstrip("#").isdigit() and len(part.lstrip("#")) <= MAX_ID_DIGITS:
             value = int(part.lstrip("#"))
             if value not in ids:
                 ids.append(value)
         else:
             bad.append(part)
     return ids, bad
+
+
+def selection(text, known):
+    """(the run ids to compare, warnings) from a link's `runs=` text: at most MAX_SELECTED, and only
+    runs in `known` (the store's ids)."""
+    ids, warnings = parse_ids(text)[0], []
+    if len(ids) > MAX_SELECTED:
+        warnings.append(f"The link names {len(ids)} runs: the first {MAX_SELECTED} are compared "
+                        f"(at most {MAX_SELECTED} at once).")
+        ids = ids[:MAX_SELECTED]
+    missing = [i for i in ids if i not in known]
+    if missing:
+        plural = len(missing) > 1
+        warnings.append(f"Run{'s' if plural else ''} {', '.join(f'#{i}' for i in missing)} from the link "
+                        f"{'are' if plural else 'is'} not in the store (deleted?) and {'were' if plural else 'was'} "
+                        "left out.")
+    return [i for i in ids if i in known], warnings
+
+
+def import_runs(store, content):
+    """Import a JSON export's bytes into the store: (new run ids, None) or ([], why it was refused)."""
+    try:
+        return store.import_json(content.decode("utf-8")), None
+    except UnicodeDecodeError:
+        return [], "it is not a text file: expected a JSON export"
+    except RecursionError:
+        return [], "it is nested too deeply to be a runs export"
+    except RunStoreError as e:
+        return [], str(e)
 
 
 def format_ids(ids):
@@ -132,9 +210,15 @@ def loss_span(runs):
     return math.log10(max(values) / min(values)) if values else 0.0
 
 
+def plotly_text(text):
+    """User text for a plotly label: plotly draws some HTML tags (<b>, <a href>) in names and titles."""
+    return html.escape(str(text), quote=False)
+
+
 def curves(runs):
     """loss_figure() input: one curve per run, coloured by run_color(id)."""
-    return [{"name": short_label(r, 36), "history": r["history"], "color": run_color(r["id"])} for r in runs]
+    return [{"name": plotly_text(short_label(r, 36)), "history": r["history"], "color": run_color(r["id"])}
+            for r in runs]
 
 
 # ---------------------------------------------------------------- diffs and metrics
@@ -178,12 +262,18 @@ def metric_values(runs, label):
 
 
 def figure_problem(run):
-    """Why the data figures of a run cannot be drawn (None when they can)."""
+    """Why the data figures of a run cannot be drawn (None when they can).
+
+    A CSV run's data is not available here: its `csv_path` may have come from an imported file,
+    and this page never opens a path it did not choose itself."""
     cfg = run["config"]
-    if cfg.dataset == "csv" and not Path(cfg.csv_path).is_file():
-        return f"The CSV file of this run is gone ({Path(cfg.csv_path).name or 'no file'}): its data cannot be redrawn."
-    if run["status"] == "diverged" or not all(p is not None and math.isfinite(p) for p in run["params"]):
-        return "This run diverged (its loss became infinite): there is no trained network to draw."
+    if cfg.dataset == "csv":
+        return (f"This run trained on a CSV file ({Path(cfg.csv_path).name or 'no name'}); its data is not available "
+                "on this page, so its decision boundary and predictions are not redrawn. Its curves are above.")
+    params = run["params"]
+    if run["status"] == "diverged" or not all(isinstance(p, (int, float)) and math.isfinite(p) for p in params):
+        return ("This run diverged (its loss blew up to a huge or non-finite value): there is no trained network "
+                "to draw.")
     return None
 
 

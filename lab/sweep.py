@@ -110,6 +110,12 @@ def parse_grid(specs, base):
     return make_grid(base, axes)
 
 
+def configured_scheduler():
+    """The Dask scheduler address this server is configured with (MICROGRAD_DASK_SCHEDULER), or None.
+    The only address the Sweep page uses: a browser never chooses where the server connects."""
+    return os.environ.get("MICROGRAD_DASK_SCHEDULER", "").strip() or None
+
+
 def default_workers():
     """The cores this process may use."""
     try:
