@@ -62,9 +62,9 @@ def runs_table(summaries):
     An odd stored value shows as missing (odd_runs says which and why), never breaks the table."""
     rows = []
     for r in summaries:
-        cfg = r["config"]
-        rows.append({"id": r["id"], "name": str(r["name"]), "dataset": cfg.dataset, "architecture": architecture(r),
-                     "activation": cfg.activation, "optimizer": cfg.optimizer, "lr": cfg.lr,
+        config = r["config"]
+        rows.append({"id": r["id"], "name": str(r["name"]), "dataset": config.dataset, "architecture": architecture(r),
+                     "activation": config.activation, "optimizer": config.optimizer, "lr": config.lr,
                      "steps": r["steps_done"], "status": str(r["status"]), "train loss": _number(r["final_loss"]),
                      "test loss": _number(r["final_test_loss"]), "accuracy": _number(r["final_accuracy"]),
                      "created": created_time(r["created"]), "sweep": str(r["sweep"] or "")})
@@ -266,10 +266,11 @@ def figure_problem(run):
 
     A CSV run's data is not available here: its `csv_path` may have come from an imported file,
     and this page never opens a path it did not choose itself."""
-    cfg = run["config"]
-    if cfg.dataset == "csv":
-        return (f"This run trained on a CSV file ({Path(cfg.csv_path).name or 'no name'}); its data is not available "
-                "on this page, so its decision boundary and predictions are not redrawn. Its curves are above.")
+    config = run["config"]
+    if config.dataset == "csv":
+        return (f"This run trained on a CSV file ({Path(config.csv_path).name or 'no name'}); its data is not "
+                "available on this page, so its decision boundary and predictions are not redrawn. Its curves are "
+                "above.")
     params = run["params"]
     if run["status"] == "diverged" or not all(isinstance(p, (int, float)) and math.isfinite(p) for p in params):
         return ("This run diverged (its loss blew up to a huge or non-finite value): there is no trained network "
@@ -330,9 +331,9 @@ def sweep_view(runs, names=None, metric="final_loss"):
     status = [[""] * len(x_values) for _ in y_values]
     text = [["not run"] * len(x_values) for _ in y_values]
     for r in sorted(runs, key=lambda r: r["id"]):
-        cfg = r["config"]
-        i = x_values.index(getattr(cfg, names[0]))
-        j = y_values.index(getattr(cfg, names[1])) if len(names) > 1 else 0
+        config = r["config"]
+        i = x_values.index(getattr(config, names[0]))
+        j = y_values.index(getattr(config, names[1])) if len(names) > 1 else 0
         value = r.get(metric)
         finite = value is not None and math.isfinite(value) and r["status"] != "diverged"
         z[j][i] = value if finite else None
