@@ -1,5 +1,10 @@
-"""UI-free helpers of the Compare page: the runs table, the selection in the URL, config diffs,
-final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here."""
+"""UI-free helpers of the Compare and Sweep pages: the runs table, the selection in the URL, config
+diffs, final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here.
+
+Everything in the store may have come from an imported file, so nothing here trusts it: names are
+escaped for plotly, odd values are flagged per run instead of failing the page, and a run's
+`csv_path` is never opened (its data figures are simply not redrawn)."""
+import html
 import math
 from dataclasses import fields
 from datetime import datetime
@@ -10,6 +15,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .figures import run_color
+from .runs import RunStoreError
 from .sweep import format_value, run_sweep
 
 TABLE_COLUMNS = ["id", "name", "dataset", "architecture", "activation", "optimizer", "lr", "steps", "status",
@@ -23,6 +29,8 @@ METRICS = {  # label on the page -> a run summary's key, or else the history key
     "training time (s)": "elapsed",
 }
 MAX_SIDE_BY_SIDE = 4
+MAX_SELECTED = 20    # runs a link or a selection compares at once
+MAX_ID_DIGITS = 18   # a longer "id" is junk (and would overflow SQLite's integers)
 SWEEP_EXAMPLES = {  # values offered when a field is picked for a sweep
     "lr": "0.01, 0.1, 0.5", "hidden": "4, 8, 16-16", "seed": "0, 1, 2", "data_seed": "0, 1, 2",
     "activation": "tanh, relu, sigmoid", "optimizer": "sgd, adam", "steps": "50, 100, 200", "l2": "0, 0.0001, 0.01",
@@ -35,20 +43,61 @@ def architecture(run):
     return run["config"].architecture(run["n_features"])
 
 
+def created_time(value):
+    """A run's `created` as a datetime, or None when it is not a time (e.g. 1e20 in an imported file)."""
+    try:
+        return datetime.fromtimestamp(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _number(value):
+    """A stored metric as a float; anything that is not a number is shown as missing."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def runs_table(summaries):
-    """One row per run summary (RunStore.list()), in the given order, with the table's columns."""
+    """One row per run summary (RunStore.list()), in the given order, with the table's columns.
+    An odd stored value shows as missing (odd_runs says which and why), never breaks the table."""
     rows = []
     for r in summaries:
-        cfg = r["config"]
-        rows.append({"id": r["id"], "name": r["name"], "dataset": cfg.dataset, "architecture": architecture(r),
-                     "activation": cfg.activation, "optimizer": cfg.optimizer, "lr": cfg.lr,
-                     "steps": r["steps_done"], "status": r["status"], "train loss": r["final_loss"],
-                     "test loss": r["final_test_loss"], "accuracy": r["final_accuracy"],
-                     "created": datetime.fromtimestamp(r["created"]), "sweep": r["sweep"] or ""})
+        config = r["config"]
+        rows.append({"id": r["id"], "name": str(r["name"]), "dataset": config.dataset, "architecture": architecture(r),
+                     "activation": config.activation, "optimizer": config.optimizer, "lr": config.lr,
+                     "steps": r["steps_done"], "status": str(r["status"]), "train loss": _number(r["final_loss"]),
+                     "test loss": _number(r["final_test_loss"]), "accuracy": _number(r["final_accuracy"]),
+                     "created": created_time(r["created"]), "sweep": str(r["sweep"] or "")})
     df = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for col in ("train loss", "test loss", "accuracy"):
         df[col] = df[col].astype(float)
+    df["created"] = pd.to_datetime(df["created"])
     return df
+
+
+def odd_runs(summaries):
+    """{run id: what is odd about its stored summary}, for values the table cannot show."""
+    odd = {}
+    for r in summaries:
+        problems = []
+        if created_time(r["created"]) is None:
+            problems.append(f"its creation time {str(r['created'])[:30]!r} is not a date")
+        for key in ("final_loss", "final_test_loss", "final_accuracy"):
+            if r[key] is not None and _number(r[key]) is None:
+                problems.append(f"its {key.replace('_', ' ')} {str(r[key])[:30]!r} is not a number")
+        if problems:
+            odd[r["id"]] = " and ".join(problems)
+    return odd
+
+
+def load_runs(store, ids):
+    """(full records of the runs, {id: why it could not be read}): one unreadable run does not stop the others."""
+    runs, problems = [], {}
+    for run_id in ids:
+        try:
+            runs.append(store.get(run_id))
+        except (RunStoreError, ValueError, TypeError, KeyError) as e:  # ConfigError and bad JSON are ValueErrors
+            problems[run_id] = str(e)[:200]
+    return runs, problems
 
 
 def filter_table(df, text="", statuses=(), datasets=()):
@@ -75,13 +124,43 @@ def parse_ids(text):
     for part in str(text or "").replace(" ", ",").split(","):
         if not part:
             continue
-        if part.lstrip("#").isdigit():
+        if part.lstrip("#").isdigit() and len(part.lstrip("#")) <= MAX_ID_DIGITS:
             value = int(part.lstrip("#"))
             if value not in ids:
                 ids.append(value)
         else:
             bad.append(part)
     return ids, bad
+
+
+def selection(text, known, unreadable=()):
+    """(the run ids to compare, warnings) from a link's `runs=` text: at most MAX_SELECTED, and only
+    runs in `known` (the store's ids); `unreadable` ids are left out without a warning (the page has
+    already said why)."""
+    ids, warnings = parse_ids(text)[0], []
+    if len(ids) > MAX_SELECTED:
+        warnings.append(f"The link names {len(ids)} runs: the first {MAX_SELECTED} are compared "
+                        f"(at most {MAX_SELECTED} at once).")
+        ids = ids[:MAX_SELECTED]
+    missing = [i for i in ids if i not in known and i not in unreadable]
+    if missing:
+        plural = len(missing) > 1
+        warnings.append(f"Run{'s' if plural else ''} {', '.join(f'#{i}' for i in missing)} from the link "
+                        f"{'are' if plural else 'is'} not in the store (deleted?) and {'were' if plural else 'was'} "
+                        "left out.")
+    return [i for i in ids if i in known], warnings
+
+
+def import_runs(store, content):
+    """Import a JSON export's bytes into the store: (new run ids, None) or ([], why it was refused)."""
+    try:
+        return store.import_json(content.decode("utf-8")), None
+    except UnicodeDecodeError:
+        return [], "it is not a text file: expected a JSON export"
+    except RecursionError:
+        return [], "it is nested too deeply to be a runs export"
+    except RunStoreError as e:
+        return [], str(e)
 
 
 def format_ids(ids):
@@ -131,9 +210,15 @@ def loss_span(runs):
     return math.log10(max(values) / min(values)) if values else 0.0
 
 
+def plotly_text(text):
+    """User text for a plotly label: plotly draws some HTML tags (<b>, <a href>) in names and titles."""
+    return html.escape(str(text), quote=False)
+
+
 def curves(runs):
     """loss_figure() input: one curve per run, coloured by run_color(id)."""
-    return [{"name": short_label(r, 36), "history": r["history"], "color": run_color(r["id"])} for r in runs]
+    return [{"name": plotly_text(short_label(r, 36)), "history": r["history"], "color": run_color(r["id"])}
+            for r in runs]
 
 
 # ---------------------------------------------------------------- diffs and metrics
@@ -173,12 +258,19 @@ def metric_values(runs, label):
 
 
 def figure_problem(run):
-    """Why the data figures of a run cannot be drawn (None when they can)."""
-    cfg = run["config"]
-    if cfg.dataset == "csv" and not Path(cfg.csv_path).is_file():
-        return f"The CSV file of this run is gone ({Path(cfg.csv_path).name or 'no file'}): its data cannot be redrawn."
-    if run["status"] == "diverged" or not all(p is not None and math.isfinite(p) for p in run["params"]):
-        return "This run diverged (its loss became infinite): there is no trained network to draw."
+    """Why the data figures of a run cannot be drawn (None when they can).
+
+    A CSV run's data is redrawn only from the copy the run store keeps of the upload (named by its
+    content hash); a stored or imported config never names a file this page would open."""
+    config = run["config"]
+    if config.dataset == "csv" and not run.get("data_available"):
+        return ("This run trained on a CSV file that the run store does not keep (an imported run, or one from "
+                "before uploads were kept), so its decision boundary and predictions are not redrawn. Its curves "
+                "are above.")
+    params = run["params"]
+    if run["status"] == "diverged" or not all(isinstance(p, (int, float)) and math.isfinite(p) for p in params):
+        return ("This run diverged (its loss blew up to a huge or non-finite value): there is no trained network "
+                "to draw.")
     return None
 
 
@@ -209,24 +301,24 @@ def _sort_key(value):
     return (1, 0, value) if isinstance(value, tuple) else (2, 0, (str(value),))
 
 
-def _position_in_name(field, runs):
-    """Where `field=` appears in run_sweep's run names ('sweep-1 lr=0.1 hidden=8'): the grid's axis order."""
-    positions = [r["name"].find(f" {field}=") for r in runs]
-    found = [p for p in positions if p >= 0]
-    return min(found) if found else len(CONFIG_FIELDS) * 100 + CONFIG_FIELDS.index(field)
+def sweep_axes(store, name):
+    """The fields a sweep varied, in its grid's order, as the run store recorded them (None for a sweep saved
+    before grids were kept). Repeats over seeds are not an axis: they are grouped."""
+    grid = store.sweep_grid(name)
+    return None if grid is None else [field for field, _ in grid if field != "seed" or len(grid) == 1]
 
 
 def sweep_view(runs, names=None, metric="final_loss"):
     """The grid of a sweep's runs, for a heatmap.
 
-    names: the swept fields (inferred when None: the config fields that differ; at most two are
-    drawn). Returns {"names", "x", "y", "z", "ids", "status"}: x and y are the axis values as
+    names: the swept fields, in the grid's order (sweep_axes); when None (an old sweep), the config
+    fields that differ, in TrainConfig's order; at most two are drawn. Returns {"names", "x", "y", "z", "ids", "status"}: x and y are the axis values as
     labels (y is [""] for a one-field sweep), z[j][i] the metric of the cell, ids[j][i] its run
     id (None where no run), text[j][i] its label ("diverged" has no value: its last finite loss
     would swamp the colour scale). When one cell ran more than once, the newest run is shown."""
     configs = [r["config"] for r in runs]
     if names is None:
-        names = sorted(differing_fields(configs), key=lambda n: _position_in_name(n, runs))[:2] or ["seed"]
+        names = sorted(differing_fields(configs), key=CONFIG_FIELDS.index)[:2] or ["seed"]
     names = list(names)
     axes = [sorted({getattr(c, n) for c in configs}, key=_sort_key) for n in names]
     x_values, y_values = axes[0], (axes[1] if len(axes) > 1 else [None])
@@ -235,9 +327,9 @@ def sweep_view(runs, names=None, metric="final_loss"):
     status = [[""] * len(x_values) for _ in y_values]
     text = [["not run"] * len(x_values) for _ in y_values]
     for r in sorted(runs, key=lambda r: r["id"]):
-        cfg = r["config"]
-        i = x_values.index(getattr(cfg, names[0]))
-        j = y_values.index(getattr(cfg, names[1])) if len(names) > 1 else 0
+        config = r["config"]
+        i = x_values.index(getattr(config, names[0]))
+        j = y_values.index(getattr(config, names[1])) if len(names) > 1 else 0
         value = r.get(metric)
         finite = value is not None and math.isfinite(value) and r["status"] != "diverged"
         z[j][i] = value if finite else None

@@ -6,8 +6,8 @@ from plotly.colors import qualitative
 from .train import confusion, decision_grid, load_data, predict
 
 PALETTE = qualitative.Plotly + qualitative.D3
-LAYOUT = dict(template=go.layout.Template(),  # Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
-              margin=dict(l=60, r=20, t=50, b=50), height=360,
+# Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
+LAYOUT = dict(template=go.layout.Template(), margin=dict(l=60, r=20, t=50, b=50), height=360,
               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
@@ -45,7 +45,8 @@ def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss", 
             fig.add_trace(go.Scatter(x=xs, y=np.array(ys, dtype=float) if as_arrays else ys, mode="lines",
                                      name=f"{c['name']} ({suffix})",
                                      line=dict(color=c.get("color"), dash=dash),
-                                     hovertemplate=f"{suffix} loss %{{y:.4g}}<br>{x_key} %{{x:.4g}}<extra>{c['name']}</extra>"))
+                                     hovertemplate=f"{suffix} loss %{{y:.4g}}<br>{x_key} %{{x:.4g}}"
+                                                   f"<extra>{c['name']}</extra>"))
     fig.update_layout(title=title, xaxis_title="step" if x_key == "step" else "wall time (s)",
                       yaxis_title="loss" + (" (log scale)" if log_y else ""), **LAYOUT)
     if log_y:
@@ -71,7 +72,8 @@ def predictions_figure(task, scores, y, title="Predictions vs targets"):
         lo, hi = float(min(scores.min(), y.min())), float(max(scores.max(), y.max()))
         fig.add_trace(go.Scatter(x=y, y=scores, mode="markers", name="samples", marker=dict(size=6, opacity=0.7),
                                  hovertemplate="target %{x:.3g}<br>prediction %{y:.3g}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line=dict(dash="dash", color="gray")))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
+                                 line=dict(dash="dash", color="gray")))
         fig.update_layout(xaxis_title="target", yaxis_title="prediction")
     else:
         rng = np.random.default_rng(0)
@@ -83,7 +85,8 @@ def predictions_figure(task, scores, y, title="Predictions vs targets"):
                                      marker=dict(color=color, size=6, opacity=0.75),
                                      hovertemplate="label %{x:.0f}<br>score %{y:.3g}<extra></extra>"))
         fig.add_hline(y=0, line_dash="dash", line_color="gray", annotation_text="decision threshold")
-        fig.update_layout(xaxis=dict(title="true label", tickvals=[-1, 1], range=[-1.6, 1.6]), yaxis_title="network score")
+        fig.update_layout(xaxis=dict(title="true label", tickvals=[-1, 1], range=[-1.6, 1.6]),
+                          yaxis_title="network score")
     fig.update_layout(title=title, **LAYOUT)
     return fig
 
@@ -99,8 +102,10 @@ def confusion_figure(matrix, classes=("-1", "+1")):
     return fig
 
 
-def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_names=("x1", "x2")):
-    """Network output over the input plane, with the data points on top."""
+def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_names=("x1", "x2"), equal_axes=True):
+    """Network output over the input plane, with the data points on top. equal_axes: one unit is
+    as long on both axes (a circle stays a circle, at any figure width); off for features in
+    different units."""
     fig = go.Figure()
     if task == "classification":
         fig.add_trace(go.Contour(x=xs, y=ys, z=Z, colorscale="RdBu", zmid=0, opacity=0.75, showscale=True,
@@ -111,13 +116,18 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
         for label, color, symbol, name in ((1.0, "#08306b", "circle", "+1"), (-1.0, "#fff5f0", "diamond", "-1")):
             m = y == label
             fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {name}",
-                                     marker=dict(color=color, size=8, symbol=symbol, line=dict(color="black", width=1))))
+                                     marker=dict(color=color, size=8, symbol=symbol,
+                                                 line=dict(color="black", width=1))))
     else:
         fig.add_trace(go.Contour(x=xs, y=ys, z=Z, colorscale="Viridis", colorbar=dict(title="output"),
                                  hovertemplate="output %{z:.3g}<extra></extra>"))
         fig.add_trace(go.Scatter(x=X[:, 0], y=X[:, 1], mode="markers", name="samples",
-                                 marker=dict(color=y, colorscale="Viridis", size=7, line=dict(color="white", width=1))))
-    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1], **{**LAYOUT, "height": 420})
+                                 marker=dict(color=y, colorscale="Viridis", size=7,
+                                             line=dict(color="white", width=1))))
+    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1],
+                      **{**LAYOUT, "height": 420})
+    if equal_axes:
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 
 
@@ -131,8 +141,8 @@ def fit_figure(X, y, grid_x, grid_pred, title="Fit", feature_name="x"):
 
 
 def bar_figure(names, values, colors, title, y_title):
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors, text=[f"{v:.3g}" if v is not None else "-" for v in values],
-                           textposition="outside"))
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors, textposition="outside",
+                           text=[f"{v:.3g}" if v is not None else "-" for v in values]))
     fig.update_layout(title=title, yaxis_title=y_title, xaxis_title="run", showlegend=False, **LAYOUT)
     return fig
 
@@ -141,7 +151,8 @@ def heatmap_figure(x_values, y_values, Z, x_title, y_title, title, text=None, z_
     fig = go.Figure(go.Heatmap(x=[str(v) for v in x_values], y=[str(v) for v in y_values], z=Z, colorscale="Viridis_r",
                                colorbar=dict(title=z_title), text=text,
                                texttemplate="%{z:.3g}" if text is None else "%{text}",
-                               hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y}}<br>{z_title} %{{z:.4g}}<extra></extra>"))
+                               hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y}}<br>{z_title} %{{z:.4g}}"
+                                             "<extra></extra>"))
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, xaxis_type="category",
                       yaxis_type="category", **LAYOUT)
     return fig
@@ -166,7 +177,8 @@ def result_figures(config, params, title_prefix=""):
         xs, ys, Z = decision_grid(config, params, X_all)
         kind = "Decision boundary" if train_set.task == "classification" else "Network output"
         figures["boundary"] = boundary_figure(xs, ys, Z, X_all, y_all, train_set.task, title=f"{title_prefix}{kind}",
-                                              feature_names=train_set.feature_names)
+                                              feature_names=train_set.feature_names,
+                                              equal_axes=config.dataset != "csv")  # generated data: same units
     elif train_set.n_features == 1:
         grid = np.linspace(X_all[:, 0].min() - 0.3, X_all[:, 0].max() + 0.3, 200)
         figures["boundary"] = fit_figure(X_all, y_all, grid, predict(config, params, grid[:, None]),

@@ -72,9 +72,9 @@ def check_budget(config):
 class TrainingJob:
     """One run in a worker process. Read .state, .progress(), .params; call .stop(); .result at the end."""
 
-    def __init__(self, config, store, name=None, sweep=None, slots=SERVER_SLOTS):
+    def __init__(self, config, store, name=None, sweep=None, slots=(SERVER_SLOTS,)):
         self.config, self.store_path, self.name, self.sweep = config, str(store.path), name, sweep
-        self.slots = slots
+        self.slots = tuple(slots)       # semaphores to hold while training: the server's, and a sweep's own
         self.state = "queued"           # queued -> running -> done
         self.error = None               # a message for the user
         self.save_error = None          # the run trained but could not be saved (the result is still here)
@@ -94,7 +94,7 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name="TrainingJob", daemon=True)
 
     def start(self):
-        if self.slots is SERVER_SLOTS:
+        if SERVER_SLOTS in self.slots:
             with _waiting_lock:
                 _waiting.append(self)
         self._thread.start()
@@ -154,7 +154,8 @@ class TrainingJob:
                 try:
                     self._train()
                 finally:
-                    self.slots.release()
+                    for slot in self.slots:
+                        slot.release()
         except Exception as e:  # shown on the page instead of a traceback
             self.error = f"training failed: {type(e).__name__}: {e}"
         finally:
@@ -166,14 +167,22 @@ class TrainingJob:
             self._done.set()
 
     def _wait_for_slot(self):
-        while not self.slots.acquire(timeout=0.1):
-            if self._stop.is_set():
-                return False
+        """Take every semaphore in self.slots, in order; False (holding none) when stopped meanwhile."""
+        held = []
+        for slot in self.slots:
+            while not slot.acquire(timeout=0.1):
+                if self._stop.is_set():
+                    break
+            else:
+                held.append(slot)
+                continue
+            break
         with _waiting_lock:
             if self in _waiting:
                 _waiting.remove(self)
-        if self._stop.is_set():
-            self.slots.release()
+        if self._stop.is_set() or len(held) < len(self.slots):
+            for slot in held:
+                slot.release()
             return False
         return True
 
@@ -269,7 +278,7 @@ class SweepJob:
         try:
             run_sweep(self.grid, self.store, self.name, workers=self.workers, scheduler=self.scheduler,
                       on_done=self._on_done, on_result=self._on_result, should_stop=self._stop.is_set,
-                      slots=SERVER_SLOTS if not self.scheduler else None)
+                      server_slots=not self.scheduler)
         except (ConfigError, DatasetError, RunStoreError) as e:
             self.error = str(e)
         except Exception as e:  # shown on the page instead of a traceback

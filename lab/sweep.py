@@ -132,6 +132,12 @@ def parse_grid(specs, base, seeds=1):
     return make_grid(base, axes, seeds)
 
 
+def configured_scheduler():
+    """The Dask scheduler address this server is configured with (MICROGRAD_DASK_SCHEDULER), or None.
+    The only address the Sweep page uses: a browser never chooses where the server connects."""
+    return os.environ.get("MICROGRAD_DASK_SCHEDULER", "").strip() or None
+
+
 def default_workers():
     """The cores this process may use."""
     try:
@@ -153,14 +159,15 @@ def configured_scheduler():
 
 
 def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_done=None, should_stop=None,
-              on_result=None, slots=None):
+              on_result=None, server_slots=False):
     """Train every config of the grid in parallel; save each run tagged with `name`.
 
     on_done(done, total) after each cell; on_result(index, run_id) after each saved run;
     should_stop() is polled while the cells train: when it turns true, cells not started are
     skipped and running ones stop at their next step (saved as "stopped").
-    Locally every cell is a TrainingJob (a worker process that saves its own run); `slots`
-    (a semaphore) limits how many train at once, `workers` of them by default.
+    Locally every cell is a TrainingJob (a worker process that saves its own run), `workers` of them
+    training at once; with server_slots (a sweep started from a page) they also take the server's
+    training slots, so sweeps and Train clicks share its cores.
     Returns the run ids in grid order (None for a cell that was skipped). When cells fail,
     the others are saved first and then SweepError says which failed and why."""
     total = len(grid.configs)
@@ -190,7 +197,10 @@ def run_sweep(grid, store, name, workers=None, scheduler=None, dataset=None, on_
         _run_on_dask(grid.configs, scheduler, dataset, record, should_stop)
     else:
         workers = max(1, min(int(workers or default_workers()), total))
-        _run_in_workers(grid, store, name, slots or threading.BoundedSemaphore(workers), record, should_stop)
+        from .jobs import SERVER_SLOTS
+
+        slots = (threading.BoundedSemaphore(workers), *((SERVER_SLOTS,) if server_slots else ()))
+        _run_in_workers(grid, store, name, slots, record, should_stop)
     if failures:
         saved = sum(i is not None for i in ids)
         raise SweepError(f"{len(failures)} of {total} sweep runs failed ({saved} saved as sweep {name!r}); "
@@ -209,11 +219,11 @@ def _describe(error):
 
 
 def _run_in_workers(grid, store, name, slots, record, should_stop):
-    """Each cell in its own worker process (lab/worker.py), as many at once as `slots` allows.
+    """Each cell in its own worker process (lab/worker.py), as many at once as the `slots` semaphores allow.
 
     The workers save their runs themselves; stopping the sweep stops them all (each saves what
     it has as "stopped"), and a worker whose parent dies stops on its own: none outlives this."""
-    from .jobs import TrainingJob
+    from .jobs import TrainingJob  # lab.jobs imports this module
 
     jobs = [TrainingJob(config, store, name=cell_name(name, grid, i), sweep=name, slots=slots).start()
             for i, config in enumerate(grid.configs)]

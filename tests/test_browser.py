@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from conftest import ARTIFACTS, open_page, wait_idle
 
 pytestmark = pytest.mark.browser
-PAGES = ["", "Train", "Graph", "Zero_grad_bug", "Compare"]
+PAGES = ["", "Train", "Graph", "Zero-grad_bug", "Compare", "Sweep", "Runs"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -27,7 +27,8 @@ def test_train_page_trains_and_the_loss_falls(page, app_server):
     thumb.focus()
     for _ in range(20):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector(\".st-key-w_steps input[type='range']\").value == '%d'" % (before + 20))
+    page.wait_for_function("document.querySelector(\".st-key-w_steps input[type='range']\").value == '%d'"
+                           % (before + 20))
     page.wait_for_url(re.compile(f"steps={before + 20}"))  # the config went into the URL, so the script saw it
     wait_idle(page)
     page.get_by_role("button", name=re.compile("Train")).click()
@@ -46,7 +47,7 @@ def test_train_page_trains_and_the_loss_falls(page, app_server):
 
 
 def test_zero_grad_page_draws_both_loops(page, app_server):
-    open_page(page, f"{app_server['url']}/Zero_grad_bug")
+    open_page(page, f"{app_server['url']}/Zero-grad_bug")
     assert page.locator("[data-testid='stException']").count() == 0
     loss = page.locator(".st-key-zg_loss [data-testid='stPlotlyChart'], [data-testid='stPlotlyChart']").first
     expect(loss.locator("g.trace.scatter")).to_have_count(3)  # correct, buggy, accumulation
@@ -68,3 +69,23 @@ def test_long_run_shows_a_live_chart_and_stops(page, app_server):
     expect(page.get_by_text(re.compile(r"Stopped after \d+ of 5000 steps"))).to_be_visible()
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
+
+
+def test_settings_survive_a_visit_to_other_pages(page, app_server):
+    """Streamlit forgets the widgets of a page it does not draw, and the sidebar's page links drop the
+    Train page's URL settings: the settings come back, and the Graph page draws that net."""
+    open_page(page, f"{app_server['url']}/Train?hidden=4,4&activation=tanh")
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_role("link", name="Graph", exact=True).click()
+    wait_idle(page)
+    page.locator(".st-key-w_graph_source").get_by_text("The net from the Train page", exact=True).click()
+    expect(page.get_by_text(re.compile(r"MLP\(2, \[4, 4, 1\]\), tanh hidden"))).to_be_visible()
+    nav.get_by_role("link", name=re.compile("Zero.grad bug")).click()
+    wait_idle(page)
+    nav.get_by_role("link", name="Train", exact=True).click()
+    page.wait_for_url(re.compile(r"hidden=4(%2C|,)4"))
+    wait_idle(page)
+    assert "activation=tanh" in page.url
+    expect(page.locator(".st-key-w_activation").get_by_role("combobox")).to_have_value("tanh")
+    assert page.locator(".st-key-w_width input[type='range']").get_attribute("value") == "4"
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -17,7 +17,8 @@ WAIT = 60_000  # ms: plotly draws after the script has finished; generous for a 
 @pytest.fixture(scope="module")
 def two_runs(app_server):
     store = RunStore(app_server["db"])
-    configs = [TrainConfig(steps=30, n=60, hidden=(8,)), TrainConfig(steps=30, n=60, hidden=(8,), lr=0.1, activation="tanh")]
+    configs = [TrainConfig(steps=30, n=60, hidden=(8,)),
+               TrainConfig(steps=30, n=60, hidden=(8,), lr=0.1, activation="tanh")]
     return [store.save(train(c), name=f"browser run {i}") for i, c in enumerate(configs, 1)]
 
 
@@ -58,3 +59,12 @@ def test_ticking_rows_in_the_table_selects_runs_and_updates_the_url(page, app_se
 def _visible_ids(page, app_server):
     """Run ids in the table's order (newest first, as the store lists them)."""
     return [r["id"] for r in RunStore(app_server["db"]).list()]
+
+
+def test_html_in_a_run_name_is_shown_as_text(page, app_server):
+    store = RunStore(app_server["db"])
+    run_id = store.save(train(TrainConfig(steps=5, n=40, hidden=(2,))), name="<b id=x>hi</b>")
+    open_page(page, f"{app_server['url']}/Compare?runs={run_id}")
+    expect(page.get_by_text(f"#{run_id} <b id=x>hi</b>").first).to_be_visible(timeout=WAIT)
+    assert page.locator("b#x").count() == 0 and page.locator("#x").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0

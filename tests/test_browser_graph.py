@@ -44,3 +44,27 @@ def test_step_through_and_gradient_check_in_the_browser(page, app_server):
     page.wait_for_timeout(500)  # the table paints its canvas after it appears; only for the screenshot
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "graph-L-step3.png"), full_page=True)
+
+
+def test_the_page_css_still_reaches_the_chart(page, app_server):
+    """The page styles the graph through how Streamlit renders it (the `stGraphVizChart` test id, the SVG
+    inside): font sizes of the DOT source, and full width with sideways scrolling unless fitting. This
+    fails when a Streamlit upgrade changes that, instead of the page silently losing its styling."""
+    open_page(page, f"{app_server['url']}/Graph")
+    page.locator(".st-key-w_graph_source").get_by_text("MLP(3, [4, 4, 1]) + squared error", exact=True).click()
+    values, ops = graph_size(build_preset("MLP(3, [4, 4, 1]) forward + loss"))
+    page.wait_for_function(f"document.querySelectorAll(\"{NODES}\").length == {values + ops}")
+    wait_idle(page)
+    box_text = ".st-key-graph_box svg g.node:not(:has(ellipse)) text"
+    circle_text = ".st-key-graph_box svg g.node:has(ellipse) text"
+    assert page.eval_on_selector(box_text, "e => getComputedStyle(e).fontSize") == "11px"
+    assert page.eval_on_selector(circle_text, "e => getComputedStyle(e).fontSize") == "10px"
+    svg_width = "b => b.querySelector('g.node').ownerSVGElement.getBoundingClientRect().width"
+    sizes = f"b => [({svg_width})(b), b.clientWidth, b.scrollWidth]"
+    svg_width, box_width, scroll_width = page.eval_on_selector(".st-key-graph_box", sizes)
+    assert svg_width > box_width and scroll_width > box_width  # full size, scrolled sideways
+    page.locator(".st-key-w_graph_fit_mlp label").click()  # fit: the graph shrinks to the page width
+    wait_idle(page)
+    page.wait_for_function("(() => { const b = document.querySelector('.st-key-graph_box');"
+                           " const n = b && b.querySelector('g.node');"
+                           " return n && n.ownerSVGElement.getBoundingClientRect().width <= b.clientWidth + 1; })()")

@@ -13,6 +13,7 @@ import pytest
 from lab import jobs
 from lab.config import ConfigError, TrainConfig
 from lab.runs import RunStore
+from lab.sweep import parse_grid
 from lab.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +111,8 @@ def test_at_most_max_running_train_at_once_and_the_rest_queue(store):
 
 def test_a_queued_job_can_be_stopped_before_it_starts(store):
     slots = threading.BoundedSemaphore(1)
-    first = jobs.TrainingJob(LONG, store, slots=slots).start()
-    second = jobs.TrainingJob(LONG, store, slots=slots).start()
+    first = jobs.TrainingJob(LONG, store, slots=(slots,)).start()
+    second = jobs.TrainingJob(LONG, store, slots=(slots,)).start()
     second.stop()
     assert second.wait(DEADLINE) and second.result is None and second.run_id is None
     first.stop()
@@ -174,3 +175,32 @@ def test_killing_a_cli_sweep_leaves_no_process_behind(tmp_path, signum):
     assert runs and all(r["status"] == "stopped" and r["steps_done"] < 100_000 for r in runs)
     if signum == signal.SIGTERM:
         assert sweep.returncode == 0 and len(runs) == 2  # the two running cells saved, the queued two skipped
+
+
+# ---------------------------------------------------------------- a sweep from a page
+SMALL = TrainConfig(steps=15, n=60, hidden=(4,))
+
+
+def test_sweep_job_runs_in_the_background_and_reports(store):
+    grid = parse_grid(["lr=0.1,0.5"], SMALL)
+    job = jobs.SweepJob(grid, store, "bg", workers=1).start()
+    assert job.wait(DEADLINE) and job.done and job.error is None
+    assert job.finished == job.total == 2 and len(job.saved_ids()) == 2 and job.elapsed > 0
+    assert {r["id"] for r in store.list(sweep="bg")} == set(job.saved_ids())
+    assert store.sweep_grid("bg") == [("lr", ["0.1", "0.5"])]
+
+
+def test_sweep_job_stop(store):
+    grid = parse_grid(["seed=0,1,2"], SMALL.replace(steps=100_000))
+    job = jobs.SweepJob(grid, store, "stopme", workers=1).start()
+    wait_for(lambda: any(r["steps_done"] > 0 for r in store.list(sweep="stopme")), "a checkpoint of the first cell")
+    job.stop()
+    assert job.wait(DEADLINE) and job.stopping and job.error is None
+    assert len(job.saved_ids()) == 1 and store.get(job.saved_ids()[0])["status"] == "stopped"
+
+
+def test_sweep_job_reports_errors(store, tmp_path):
+    grid = parse_grid(["lr=0.1"], TrainConfig(dataset="csv", csv_path=str(tmp_path / "gone.csv"), steps=2))
+    job = jobs.SweepJob(grid, store, "broken", workers=1).start()
+    assert job.wait(DEADLINE)
+    assert "1 of 1 sweep runs failed" in job.error and "not found" in job.error

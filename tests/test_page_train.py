@@ -1,4 +1,5 @@
 """AppTest: the home page and the Train page, driven without a browser."""
+import time
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,9 @@ def test_train_page_has_its_widgets(run_store):
     assert not at.exception
     labels = {w.label for w in [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.select_slider,
                                 *at.sidebar.number_input, *at.sidebar.radio]}
-    assert {"Dataset", "Samples", "Noise", "Test fraction", "Hidden layers", "Neurons per layer", "Activation", "Loss",
-            "Optimizer", "Learning rate", "Steps", "Batch size (0 = full batch)", "L2 penalty", "Seed", "Engine"} <= labels
+    assert {"Dataset", "Samples", "Noise", "Test fraction", "Hidden layers", "Neurons per layer", "Activation",
+            "Loss", "Optimizer", "Learning rate", "Steps", "Batch size (0 = full batch)", "L2 penalty", "Seed",
+            "Engine"} <= labels
     assert at.button(key="train").label == "Train"
 
 
@@ -114,11 +116,14 @@ def test_good_csv_trains(run_store):
 
 def test_stop_button_ends_a_long_run_and_keeps_it(run_store):
     # the scalar engine on 400 samples takes far longer than the page's 1 s wait: the live view shows
-    at = app("pages/1_Train.py", engine="scalar", n="500", steps="5000")
-    assert any("scalar engine" in w.value for w in at.warning)  # the slow-engine warning
+    at = app("pages/1_Train.py", engine="scalar", n="500", steps="1000")
+    assert any("scalar engine" in i.value for i in at.info)  # the slow-engine estimate
     at.button(key="train").click().run()
     job = at.session_state["job"]
     assert not job.done and at.get("progress")
+    deadline = time.monotonic() + 60
+    while job.progress()[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the worker, not timing code
     at.button(key="stop").click().run()
     assert job.wait(timeout=120)
     at.run()
@@ -128,9 +133,77 @@ def test_stop_button_ends_a_long_run_and_keeps_it(run_store):
     assert run["status"] == "stopped" and 0 < run["steps_done"] < 5000
 
 
+def test_a_run_beyond_the_servers_budget_is_refused_with_a_hint(run_store):
+    at = app("pages/1_Train.py", engine="scalar", hidden="64,64,64,64,64,64,64,64", n="5000", steps="5000")
+    assert any("Too big to train here" in e.value and "numpy engine" in e.value for e in at.error)
+    assert at.button(key="train").disabled
+    at = app("pages/1_Train.py", hidden="64,64,64,64,64,64,64,64", n="5000", steps="1000")  # numpy: fine
+    assert not at.error and not at.button(key="train").disabled
+
+
 def test_two_sessions_do_not_share_training(run_store):
     alice, bob = app("pages/1_Train.py"), app("pages/1_Train.py")
     alice = finish_training(alice)
     bob.run()
     assert "job" in alice.session_state and "job" not in bob.session_state
     assert not bob.metric and not bob.success  # Bob sees no results of Alice's run
+
+
+def test_settings_survive_a_visit_to_other_pages(run_store):
+    """Streamlit forgets the widgets a page run does not draw, and a page switch in the browser drops
+    the Train page's URL settings: coming back shows the settings left, and Graph draws that net."""
+    at = train_from_home()
+    at.sidebar.slider(key="w_width").set_value(4).run()
+    at.sidebar.selectbox(key="w_activation").set_value("tanh").run()
+    for page in ("pages/2_Graph.py", "pages/3_Zero-grad_bug.py"):
+        at.query_params.clear()  # as the browser's page switch does
+        at.switch_page(page).run()
+        assert not at.exception
+    assert "w_width" not in at.session_state  # the Train page's widgets are gone...
+    at.query_params.clear()
+    at.switch_page("pages/1_Train.py").run()
+    assert not at.exception
+    assert at.sidebar.slider(key="w_width").value == 4 and at.sidebar.selectbox(key="w_activation").value == "tanh"
+    assert at.query_params["hidden"] == "4,4" and at.query_params["activation"] == "tanh"  # ...and back, with the URL
+    at.query_params.clear()
+    at.switch_page("pages/2_Graph.py").run()
+    at.radio(key="w_graph_source").set_value("train").run()
+    info = " ".join(i.value for i in at.info)
+    assert "MLP(2, [4, 4, 1]), tanh hidden" in info and "you have not opened it yet" not in info
+
+
+def train_from_home():
+    """The Train page in an app started from its home page (so that pages can be switched)."""
+    return app("dashboard.py").switch_page("pages/1_Train.py").run()
+
+
+def test_a_link_wins_over_the_settings_of_the_session(run_store):
+    at = train_from_home()
+    at.sidebar.selectbox(key="w_activation").set_value("tanh").run()
+    at.query_params.clear()
+    at.switch_page("pages/2_Graph.py").run()
+    at.query_params["activation"] = "sigmoid"  # a "re-run this config" link opened in the same session
+    at.switch_page("pages/1_Train.py").run()
+    assert at.sidebar.selectbox(key="w_activation").value == "sigmoid"
+
+
+def test_an_uploaded_csv_is_kept_across_pages(run_store):
+    at = train_from_home()
+    at.sidebar.selectbox(key="w_dataset").set_value("csv").run()
+    content = EXAMPLE_CSVS["flowers"].read_bytes()
+    at.sidebar.file_uploader(key="w_csv").set_value(("flowers.csv", content, "text/csv")).run()
+    at.query_params.clear()
+    at.switch_page("pages/2_Graph.py").run()
+    at.query_params.clear()
+    at.switch_page("pages/1_Train.py").run()
+    assert at.sidebar.selectbox(key="w_dataset").value == "csv"
+    assert "Using the CSV uploaded earlier (flowers" in " ".join(c.value for c in at.sidebar.caption)
+    assert not at.button(key="train").disabled
+
+
+def test_csv_file_names_are_shown_escaped(run_store):
+    at = app("pages/1_Train.py")
+    at.sidebar.selectbox(key="w_dataset").set_value("csv").run()
+    at.sidebar.file_uploader(key="w_csv").set_value(("<b id=x>bad</b>.csv", b"1,2,3\n", "text/csv")).run()
+    assert not at.exception
+    assert "<b" not in at.sidebar.error[0].value and "&lt;b id=x&gt;" in at.sidebar.error[0].value

@@ -1,4 +1,4 @@
-"""AppTest of pages/3_Zero_grad_bug.py: it runs, reacts to its widgets and draws all three loops."""
+"""AppTest of pages/3_Zero-grad_bug.py: it runs, reacts to its widgets and draws all three loops."""
 import json
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from lab import zerograd
 from lab.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/3_Zero_grad_bug.py"
+PAGE = "pages/3_Zero-grad_bug.py"
 LOSS = f"Loss per step ({zerograd.LOSS_NAME}, before each update)"
 GRAD_NORM = "Gradient norm used by each update: ‖p.grad‖"
 UPDATE = "Update size: ‖parameters after − before‖"
@@ -165,7 +165,7 @@ def test_train_page_net_missing_falls_back(app):
 
 
 def test_train_page_csv_gone_falls_back(app, tmp_path):
-    app.session_state["config"] = TrainConfig(dataset="csv", csv_path=str(tmp_path / "gone.csv"))
+    app.session_state["config"] = TrainConfig(dataset="csv", csv_upload="0" * 64)  # not in the run store
     at = app.run()
     at.radio(key="w_zg_source").set_value("train").run()
     assert not at.exception

@@ -2,9 +2,11 @@
 import pandas as pd
 import streamlit as st
 
+import ui
 from data import DatasetError
 from lab import zerograd
 from lab.config import TrainConfig
+from lab.runs import RunStoreError
 from micrograd.graph import draw_dot
 
 st.set_page_config(page_title="Zero-grad bug · micrograd", page_icon="🐞", layout="wide")
@@ -50,14 +52,14 @@ seed = sidebar.slider("Seed", 0, 99, value=0, key="w_zg_seed",
 
 config, used = zerograd.lecture_config(seed, lr, steps), "lecture"
 if source == "train":
-    train_config = st.session_state.get("config")  # what the Train page last built
+    train_config = ui.shared_config()  # what the Train page last built
     if train_config is None:
         sidebar.warning("Open the **Train** page first to choose a net there; showing the lecture net.")
     else:
         config, used = train_config.replace(seed=seed, lr=lr, steps=steps, lr_schedule="constant"), "train"
 try:
     shared = load_setup(config.to_dict())
-except (DatasetError, OSError) as e:  # e.g. an uploaded CSV that is gone
+except (DatasetError, RunStoreError, OSError) as e:  # e.g. an uploaded CSV that is no longer kept
     sidebar.warning(f"The Train page's data could not be loaded ({e}); showing the lecture net.")
     config, used = zerograd.lecture_config(seed, lr, steps), "lecture"
     shared = load_setup(config.to_dict())

@@ -1,0 +1,58 @@
+"""ui.py, the pages' shared helpers, without a browser."""
+import math
+
+import pandas as pd
+import pytest
+
+import ui
+from lab.config import ConfigError, TrainConfig
+
+
+@pytest.mark.parametrize("value, text", [
+    (3.3e10, "3.3e10"), (2e10, "2e10"), (1.2e-7, "1.2e-7"), (-4.56e12, "-4.56e12"), (0.0123, "0.0123"),
+    (0.5, "0.5"), (12345.678, "12346"), (99999.0, "99999"), (100000.0, "1e5"), (0.001, "0.001"), (0.0, "0"),
+    (1234.5678, "1235"), (-0.00099, "-9.9e-4"),
+    (None, "–"), (float("inf"), "∞"), (float("-inf"), "−∞"), (float("nan"), "NaN"), (7, "7"),
+])
+def test_numbers_are_short_at_any_size(value, text):
+    assert ui.format_number(value) == text
+    assert len(ui.format_number(value)) <= 9
+
+
+def test_readable_numbers_keep_the_numbers_for_sorting():
+    table = pd.DataFrame({"name": ["a", "b", "c"], "loss": [3.3e10, 0.0123, None]})
+    styled = ui.readable_numbers(table, ["loss", "not a column"])
+    assert styled.data["loss"].dtype == float  # sorted as numbers by the data grid
+    text = styled.to_string()
+    assert "3.3e10" in text and "0.0123" in text and "–" in text and "33000000000" not in text
+
+
+@pytest.mark.parametrize("name", ["<b id=x>hi</b>", "[click](javascript:alert(1))", "![t](http://x/t.png)",
+                                  "**bold** _it_ `code` $x$ :red[red]", "a\n\n# heading", "<script>alert(1)</script>"])
+def test_escaped_markdown_has_no_markup_left(name):
+    text = ui.escape_markdown(name)
+    assert "<" not in text and ">" not in text and "\n" not in text
+    for mark in "*_`[]()$:#!":
+        assert all(text[i - 1] == "\\" for i, c in enumerate(text) if c == mark)
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(), TrainConfig(hidden=(4, 4), activation="tanh", lr=0.01, steps=42, dataset="circles"),
+    TrainConfig(hidden=(), l1=1e-5, l2=0.0, optimizer="adam", engine="scalar", output_activation="tanh"),
+    TrainConfig(hidden=(32, 16, 8), batch_size=16, momentum=0.9, lr_schedule="cosine", seed=7, data_seed=3, noise=0.3),
+    TrainConfig(dataset="csv", csv_upload="ab" * 32, test_fraction=0.0),
+])
+def test_train_widgets_show_a_config_and_give_it_back(config):
+    values = ui.train_widget_values(config)
+    assert all(key.startswith("w_") for key in values)
+    assert ui.config_from_widget_values(values, config.csv_upload) == config
+
+
+def test_widget_values_clamp_what_a_slider_cannot_show():
+    values = ui.train_widget_values(TrainConfig(steps=50_000, n=10_000, hidden=(128,)))
+    assert values["w_steps"] == 5000 and values["w_n"] == 5000
+    assert values["w_custom"] == "128"  # a width over the slider's 64 goes into the custom box
+    assert ui.config_from_widget_values(values).hidden == (128,)
+    with pytest.raises(ConfigError):
+        ui.config_from_widget_values({**values, "w_custom": "8,x"})
+    assert math.isclose(ui.train_widget_values(TrainConfig(noise=3.0))["w_noise"], 1.0)
