@@ -16,7 +16,6 @@ MAX_SHOWN = 16          # neurons drawn per layer; the rest are counted
 SATURATED_AT = 3.0      # |pre-activation| beyond which tanh and sigmoid are flat
 SATURATED_SHARE = 0.5   # a unit is saturated when that holds on more than this share of the points
 MAP_RESOLUTION = 20     # a neuron's map is MAP_RESOLUTION x MAP_RESOLUTION points
-MAX_SNAPSHOTS = 100
 
 ACTIVATION_FUNCTIONS = {
     "linear": lambda z: z,
@@ -24,13 +23,6 @@ ACTIVATION_FUNCTIONS = {
     "tanh": np.tanh,
     "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # = 1 / (1 + e^-z), without overflow
 }
-
-
-def snapshot_steps(total_steps, max_snapshots=MAX_SNAPSHOTS):
-    """The steps (1-based) whose weights a run keeps for replay: at most max_snapshots, evenly spaced, and the last."""
-    if total_steps <= max_snapshots:
-        return list(range(1, total_steps + 1))
-    return sorted({round(1 + i * (total_steps - 1) / (max_snapshots - 1)) for i in range(max_snapshots)})
 
 
 def layer_sizes(config, n_features, n_params):

@@ -40,7 +40,7 @@ ENV_VAR = "MICROGRAD_RUNS_DB"
 TIMEOUT_ENV = "MICROGRAD_RUNS_TIMEOUT"   # seconds a call waits for a locked store (default 30)
 BACKOFF_ENV = "MICROGRAD_RUNS_BACKOFF"   # first pause between attempts of a final save (default 1)
 STATUSES = ("running", "finished", "stopped", "diverged", "interrupted")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SAVE_ATTEMPTS = 5                 # a final save tries this often, pausing 1, 2, 4, 8 x the backoff between
 CHECKPOINT_TIMEOUT = 2.0          # a checkpoint waits at most this long for the store (training goes on)
 STALE_AFTER = 600.0               # a run of another machine with no checkpoint for this long is interrupted
@@ -67,7 +67,8 @@ RUN_COLUMNS = """
     history TEXT NOT NULL,
     params TEXT NOT NULL"""
 ADDED_COLUMNS = {  # schema 2: who is training a "running" row, when it last checkpointed, its upload
-    "owner": "TEXT", "heartbeat": "REAL", "upload": "TEXT"}
+    "owner": "TEXT", "heartbeat": "REAL", "upload": "TEXT",
+    "snapshots": "TEXT"}  # schema 3: {step: weights} for replay (older runs have none: they show their end)
 TABLES = """
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 CREATE INDEX IF NOT EXISTS runs_upload ON runs(upload);
@@ -277,13 +278,14 @@ class RunStore:
         `status` is "interrupted" for a run whose training process is gone; `data_available` says
         whether its data can be drawn again (generated, or a CSV this store keeps; `csv_name`)."""
         with self._connect() as db:
-            row = db.execute(_SELECT.format(extra=", runs.history, runs.params") + " WHERE runs.id = ?",
+            row = db.execute(_SELECT.format(extra=", runs.history, runs.params, runs.snapshots") + " WHERE runs.id = ?",
                              (run_id,)).fetchone()
         if row is None:
             raise RunStoreError(f"no run with id {run_id}")
         try:
             run = _decode(row)
             run["history"], run["params"] = json.loads(row["history"]), json.loads(row["params"])
+            run["snapshots"] = {int(step): weights for step, weights in json.loads(row["snapshots"] or "{}").items()}
         except (ValueError, TypeError, KeyError) as e:
             raise RunStoreError(f"run #{run_id} cannot be read: {e}") from None
         return run
@@ -413,7 +415,9 @@ def _row(result, name=None, sweep=None, params=None):
                 final_test_loss=final("test_loss"), final_accuracy=final("accuracy"), sweep=sweep,
                 history=json.dumps({k: [_finite_or_none(v) if isinstance(v, float) else v for v in h[k]]
                                     for k in HISTORY_KEYS}),
-                params=json.dumps([_finite_or_none(p) for p in params]), upload=cfg.csv_upload or None)
+                params=json.dumps([_finite_or_none(p) for p in params]), upload=cfg.csv_upload or None,
+                snapshots=json.dumps({step: [_finite_or_none(w) for w in weights]
+                                      for step, weights in getattr(result, "snapshots", {}).items()}))
 
 
 def _decode(row):

@@ -33,6 +33,8 @@ class TrainResult:
     elapsed: float = 0.0
     # while training: a function giving the current weights (for checkpoints and live drawing); None once done
     live_params: object = field(default=None, repr=False, compare=False)
+    # for replay: step -> the weights that step's loss was computed with, at snapshot_steps() of the run
+    snapshots: dict = field(default_factory=dict, repr=False)
 
     @property
     def losses(self):
@@ -196,6 +198,7 @@ def _train(config, on_step, should_stop, dataset, on_start=None):
                          live_params=model.flat_parameters)
     if on_start is not None:
         on_start(result)
+    keep = set(snapshot_steps(config.steps, snapshot_limit(len(result.live_params()))))
     n = train_set.n
     start = time.perf_counter()
     for step in range(config.steps):
@@ -213,7 +216,10 @@ def _train(config, on_step, should_stop, dataset, on_start=None):
         if has_diverged(loss_value, history["train_loss"]):
             result.status, result.diverged_at = "diverged", step + 1
             break
-        probe.load_parameters(model.flat_parameters())  # the weights this loss was computed with
+        weights = model.flat_parameters()
+        probe.load_parameters(weights)  # the weights this loss was computed with
+        if step + 1 in keep:
+            result.snapshots[step + 1] = [float(w) for w in weights]
         optimizer.zero_grad()
         loss.backward()
         grad_norm = model.grad_norm()
@@ -230,6 +236,23 @@ def _train(config, on_step, should_stop, dataset, on_start=None):
         result.status, result.diverged_at = "diverged", result.steps_done
     result.elapsed = time.perf_counter() - start
     return result
+
+
+MAX_SNAPSHOTS = 100           # weight snapshots a run keeps for replay...
+MAX_SNAPSHOT_VALUES = 500_000  # ...and at most this many numbers in all (big nets keep fewer snapshots)
+
+
+def snapshot_limit(n_params):
+    """How many snapshots a net of n_params weights keeps: MAX_SNAPSHOTS, fewer for big nets, at least 2."""
+    return max(2, min(MAX_SNAPSHOTS, MAX_SNAPSHOT_VALUES // max(n_params, 1)))
+
+
+def snapshot_steps(total_steps, max_snapshots=MAX_SNAPSHOTS):
+    """The steps (1-based) whose weights a run keeps for replay: at most max_snapshots, evenly spaced, with
+    the first and the last."""
+    if total_steps <= max_snapshots:
+        return list(range(1, total_steps + 1))
+    return sorted({round(1 + i * (total_steps - 1) / (max_snapshots - 1)) for i in range(max_snapshots)})
 
 
 def has_diverged(loss, earlier):

@@ -4,8 +4,8 @@ import pytest
 
 from lab.config import TrainConfig
 from lab.network_view import (MAX_SHOWN, forward_layers, health_summary, layer_sizes, layers_of, network_figure,
-                              neuron_health, neuron_maps, plane_grid, snapshot_steps)
-from lab.train import load_data, predict, train
+                              neuron_health, neuron_maps, plane_grid)
+from lab.train import load_data, predict, snapshot_limit, snapshot_steps, train
 from micrograd import MLP
 
 
@@ -17,6 +17,21 @@ def test_snapshot_schedule_is_even_bounded_and_ends_at_the_last_step(total):
     gaps = np.diff(steps)
     if len(gaps):
         assert gaps.max() - gaps.min() <= 1  # evenly spaced, up to rounding
+
+
+def test_a_run_keeps_the_weights_of_its_snapshot_steps():
+    config = TrainConfig(hidden=(4,), steps=250)
+    result = train(config)
+    assert sorted(result.snapshots) == snapshot_steps(250)
+    constant = config.replace(lr_schedule="constant")  # so a shorter run takes the same first steps
+    full, short = train(constant), train(constant.replace(steps=37))
+    assert len(short.snapshots) == 37 and full.snapshots[1] == short.snapshots[1]
+    assert short.snapshots[37] != short.params  # the weights step 37's loss used, before its update
+    assert full.history["train_loss"][:37] == short.history["train_loss"]
+
+
+def test_big_nets_keep_fewer_snapshots():
+    assert snapshot_limit(337) == 100 and snapshot_limit(50_000) == 10 and snapshot_limit(10**7) == 2
 
 
 @pytest.fixture(scope="module")

@@ -111,13 +111,20 @@ def test_a_store_of_the_old_schema_opens_and_its_runs_still_open(tmp_path, small
     assert [r["id"] for r in listed] == [2, 1] and not store.unreadable
     first = store.get(1)
     assert first["config"] == SMALL and first["history"] == small_run.history and first["status"] == "finished"
-    assert first["data_available"] is True
+    assert first["data_available"] is True and first["snapshots"] == {}  # no replay: it shows its end
     csv_run = store.get(2)
     assert csv_run["config"].csv_path == "" and csv_run["data_available"] is False  # the path is never handed out
     assert store.save(small_run) == 3
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == runs.SCHEMA_VERSION
     assert RunStore(path).count() == 3  # opening it again: nothing to migrate
+
+
+def test_a_runs_weight_snapshots_are_kept_for_replay(store):
+    result = train(SMALL.replace(steps=150))
+    run = store.get(store.save(result))
+    assert sorted(run["snapshots"]) == sorted(result.snapshots) and len(run["snapshots"]) == 100
+    assert run["snapshots"][150] == result.snapshots[150]
 
 
 def test_an_old_store_opened_read_only_says_what_to_do(tmp_path, small_run):
