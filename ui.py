@@ -16,8 +16,10 @@ import re
 
 import streamlit as st
 
-from lab.config import ConfigError, TrainConfig, parse_hidden
+from data import DATASET_LABELS, DatasetError, load_csv
+from lab.config import ENGINES, OPTIMIZERS, REGRESSION_DATASETS, SCHEDULES, ConfigError, TrainConfig, parse_hidden
 from lab.runs import RunStore, RunStoreError
+from micrograd.nn import ACTIVATIONS
 
 SHARED_CONFIG_KEY = "config"  # a plain session key (no widget has it), so Streamlit keeps it across pages
 
@@ -102,6 +104,127 @@ def restore_train_widgets():
             problem, config = f"The link's settings were not used: {e}.", TrainConfig()
     st.session_state.update(train_widget_values(config))
     return problem
+
+
+# ---------------------------------------------------------------- the Train page's sidebar
+LR_VALUES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 3.0, 10.0]
+PENALTIES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+DATASET_CHOICES = {**DATASET_LABELS, "csv": "Upload a CSV…"}
+SUGGESTED_LR = {"sine": 0.03, "plane": 0.03}  # regression targets are unbounded: smaller steps
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def csv_error(content, name):
+    """Why an uploaded CSV cannot be used (None when it can); parsed once per file, not per rerun."""
+    try:
+        load_csv(content, name=name)
+    except DatasetError as e:
+        return f"**{escape_markdown(name)}**: {e}"
+    return None
+
+
+def csv_file(sidebar):
+    """The content hash of the CSV to train on: a new upload (kept by the run store once it is valid), or the
+    one uploaded earlier in this session. None while there is none usable."""
+    upload = sidebar.file_uploader("CSV file", type=["csv", "txt"], key="w_csv", help="Numeric feature columns; "
+                                   "the target in a column named `target` or the last column.")
+    earlier = shared_config()
+    if upload is None and earlier is not None and earlier.csv_upload:
+        sidebar.caption(f"Using {escape_markdown(st.session_state.get('csv_name', 'the CSV'))}, uploaded earlier.")
+        return earlier.csv_upload
+    problem = "Upload a CSV to train on it." if upload is None else csv_error(upload.getvalue(), upload.name)
+    if not problem:
+        try:
+            st.session_state.csv_name = upload.name
+            return open_store().save_upload(upload.getvalue(), upload.name)
+        except (DatasetError, RunStoreError) as e:
+            problem = f"**{escape_markdown(upload.name)}**: {e}"
+    (sidebar.info if upload is None else sidebar.error)(problem)
+    return None
+
+
+def use_suggested_lr(lr):
+    st.session_state.w_lr = lr
+
+
+def train_sidebar():
+    """Draw the Train page's sidebar; the TrainConfig its widgets show (None while the CSV is missing or bad).
+    Every widget is drawn on every run, even when unused, so Streamlit keeps its value."""
+    state, sidebar = st.session_state, st.sidebar
+    sidebar.header("Data")
+    dataset = sidebar.selectbox("Dataset", list(DATASET_CHOICES), format_func=DATASET_CHOICES.get, key="w_dataset")
+    csv_upload = csv_file(sidebar) if dataset == "csv" else ""
+    sidebar.slider("Samples", 4, 5000, key="w_n", disabled=dataset in ("lecture", "csv"))
+    sidebar.slider("Noise", 0.0, 1.0, key="w_noise", step=0.05, disabled=dataset in ("lecture", "csv"))
+    sidebar.slider("Test fraction", 0.0, 0.5, key="w_test", step=0.05, disabled=dataset == "lecture",
+                   help="The lecture's four samples are all used for training.")
+
+    sidebar.header("Network")
+    layers = sidebar.slider("Hidden layers", 0, 8, key="w_layers")
+    sidebar.slider("Neurons per layer", 1, 64, key="w_width", disabled=layers == 0)
+    sidebar.selectbox("Activation", ACTIVATIONS[:3], key="w_activation")
+
+    sidebar.header("Training")
+    losses = ["auto", "mse"] if dataset in REGRESSION_DATASETS else ["auto", "hinge", "bce", "mse"]
+    sidebar.selectbox("Loss", losses, key="w_loss", help="auto: hinge for classification, mse for regression")
+    optimizer = sidebar.selectbox("Optimizer", OPTIMIZERS, key="w_optimizer", format_func=str.upper)
+    sidebar.select_slider("Learning rate", sorted(set(LR_VALUES) | {state.w_lr}), key="w_lr", format_func="{:g}".format)
+    suggested = SUGGESTED_LR.get(dataset, TrainConfig.lr)
+    if state.w_lr != suggested:
+        sidebar.button(f"Use {suggested:g}, the suggested rate for {DATASET_CHOICES[dataset].lower()}",
+                       key="w_lr_hint", on_click=use_suggested_lr, args=(suggested,), type="tertiary")
+    sidebar.selectbox("Learning-rate schedule", SCHEDULES, key="w_schedule",
+                      help="linear and cosine decay to 10% of the rate by the last step")
+    sidebar.slider("Steps", 1, 5000, key="w_steps")
+    sidebar.number_input("Batch size (0 = full batch)", 0, 10_000, key="w_batch", step=8)
+    sidebar.select_slider("L2 penalty", sorted(set(PENALTIES) | {state.w_l2}), key="w_l2", format_func="{:g}".format)
+    sidebar.number_input("Seed", 0, 2**31 - 1, key="w_seed")
+    sidebar.radio("Engine", ENGINES, key="w_engine", horizontal=True,
+                  help="numpy: vectorized and fast. scalar: the lecture's Value engine. Same numbers.")
+    with sidebar.expander("Advanced"):
+        st.slider("Momentum (SGD)", 0.0, 0.99, key="w_momentum", step=0.01, disabled=optimizer != "sgd")
+        st.select_slider("L1 penalty", sorted(set(PENALTIES) | {state.w_l1}), key="w_l1", format_func="{:g}".format)
+        st.selectbox("Output activation", ACTIVATIONS, key="w_output")
+        st.text_input("Custom layer widths", key="w_custom", placeholder="e.g. 32,16,8",
+                      help="Overrides the two sliders above when set.")
+        st.number_input("Data seed", 0, 2**31 - 1, key="w_data_seed")
+    if csv_upload is None:
+        return None
+    try:
+        return config_from_widget_values(state, csv_upload)
+    except ConfigError as e:
+        sidebar.error(str(e))
+        return None
+
+
+def data_name(config):
+    """The dataset as the page names it: the uploaded file's name for a CSV."""
+    if config.dataset == "csv":
+        return escape_markdown(st.session_state.get("csv_name") or "an uploaded CSV")
+    return DATASET_CHOICES[config.dataset]
+
+
+# ---------------------------------------------------------------- charts after the page is up
+def charts_may_draw(page):
+    """False on a session's first run of `page`, True from then on.
+
+    Plotly's 4.7 MB script loads the first time a tab draws a chart, and while it loads the rest of
+    the page stays a skeleton (DESIGN.md). So a page's first run leaves its charts out, and a
+    fragment asks for a second run a moment later, once the widgets are up: the user can already
+    click while the charts arrive."""
+    if st.session_state.get(f"drawn_{page}"):
+        return True
+    st.session_state[f"drawn_{page}"] = True
+    _rerun_soon()
+    return False
+
+
+@st.fragment(run_every=0.2)
+def _rerun_soon():
+    if st.session_state.get("rerun_soon_armed"):  # a timed run of this fragment: the page is up
+        st.session_state.rerun_soon_armed = False
+        st.rerun()
+    st.session_state.rerun_soon_armed = True
 
 
 # ---------------------------------------------------------------- showing numbers and user text

@@ -1,36 +1,19 @@
-"""Train: choose data and a network, press Train, watch it learn."""
+"""Train: choose data and a network, press Train, and watch it learn: the loss, the boundary and every neuron."""
 import streamlit as st
 
 import ui
-from data import DATASET_LABELS, DatasetError, load_csv
-from lab.config import ENGINES, OPTIMIZERS, REGRESSION_DATASETS, SCHEDULES, ConfigError, TrainConfig
-from lab.figures import loss_figure, result_figures
-from lab import jobs
-from lab.runs import RunStoreError, result_to_json
+from lab import jobs, train_view
+from lab.config import ConfigError, TrainConfig
+from lab.figures import result_figures
+from lab.runs import RunStore, RunStoreError, result_to_json
 from lab.train import load_data
-from micrograd.nn import ACTIVATIONS
 
 st.set_page_config(page_title="Train · micrograd", page_icon="🏋️", layout="wide")
 
-LR_VALUES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 3.0, 10.0]
-PENALTIES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
-DATASET_CHOICES = {**DATASET_LABELS, "csv": "Upload a CSV…"}
-SUGGESTED_LR = {"sine": 0.03, "plane": 0.03}  # regression targets are unbounded: smaller steps
 
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def csv_error(content, name):
-    """Why an uploaded CSV cannot be used (None when it can); parsed once per file, not per rerun."""
-    try:
-        load_csv(content, name=name)
-    except DatasetError as e:
-        return f"**{ui.escape_markdown(name)}**: {e}"
-    return None
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def n_features(config_dict):
-    return load_data(TrainConfig.from_dict(config_dict))[0].n_features
+@st.cache_data(max_entries=16, show_spinner=False)
+def data_for(config_dict):
+    return load_data(TrainConfig.from_dict(config_dict))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -38,78 +21,54 @@ def figures_for(config_dict, params):
     return result_figures(TrainConfig.from_dict(config_dict), list(params))
 
 
-def suggest_for_dataset():
-    """A new dataset starts from a learning rate that suits it (the user can change it after)."""
-    st.session_state.w_lr = SUGGESTED_LR.get(st.session_state.w_dataset, TrainConfig.lr)
-    st.session_state.w_loss = "auto"
-
-
-def csv_file(sidebar):
-    """The content hash of the CSV to train on: a new upload (kept by the run store once it is valid), or the one
-    uploaded earlier in this session. None while there is none usable."""
-    upload = sidebar.file_uploader("CSV file", type=["csv", "txt"], key="w_csv", help="Numeric feature columns; "
-                                   "the target in a column named `target` or the last column.")
-    earlier = ui.shared_config()
-    if upload is None and earlier is not None and earlier.csv_upload:
-        sidebar.caption(f"Using the CSV uploaded earlier ({ui.escape_markdown(st.session_state.get('csv_name', ''))}).")
-        return earlier.csv_upload
-    problem = "Upload a CSV to train on it." if upload is None else csv_error(upload.getvalue(), upload.name)
-    if not problem:
-        try:
-            st.session_state.csv_name = upload.name
-            return ui.open_store().save_upload(upload.getvalue(), upload.name)
-        except (DatasetError, RunStoreError) as e:
-            problem = f"**{ui.escape_markdown(upload.name)}**: {e}"
-    (sidebar.info if upload is None else sidebar.error)(problem)
-    return None
-
-
-def sidebar_config():
-    """Draw the sidebar; the TrainConfig its widgets show (None while the CSV is missing or bad).
-    Every widget is drawn on every run, even when unused, so Streamlit keeps its value."""
-    state, sidebar = st.session_state, st.sidebar
-    sidebar.header("Data")
-    dataset = sidebar.selectbox("Dataset", list(DATASET_CHOICES), format_func=DATASET_CHOICES.get, key="w_dataset",
-                                on_change=suggest_for_dataset)
-    csv_upload = csv_file(sidebar) if dataset == "csv" else ""
-    sidebar.slider("Samples", 4, 5000, key="w_n", disabled=dataset in ("lecture", "csv"))
-    sidebar.slider("Noise", 0.0, 1.0, key="w_noise", step=0.05, disabled=dataset in ("lecture", "csv"))
-    sidebar.slider("Test fraction", 0.0, 0.5, key="w_test", step=0.05)
-
-    sidebar.header("Network")
-    layers = sidebar.slider("Hidden layers", 0, 8, key="w_layers")
-    sidebar.slider("Neurons per layer", 1, 64, key="w_width", disabled=layers == 0)
-    sidebar.selectbox("Activation", ACTIVATIONS[:3], key="w_activation")
-
-    sidebar.header("Training")
-    losses = ["auto", "mse"] if dataset in REGRESSION_DATASETS else ["auto", "hinge", "bce", "mse"]
-    sidebar.selectbox("Loss", losses, key="w_loss", help="auto: hinge for classification, mse for regression")
-    optimizer = sidebar.selectbox("Optimizer", OPTIMIZERS, key="w_optimizer", format_func=str.upper)
-    sidebar.select_slider("Learning rate", sorted(set(LR_VALUES) | {state.w_lr}), key="w_lr", format_func="{:g}".format)
-    sidebar.slider("Steps", 1, 5000, key="w_steps")
-    sidebar.number_input("Batch size (0 = full batch)", 0, 10_000, key="w_batch", step=8)
-    sidebar.select_slider("L2 penalty", sorted(set(PENALTIES) | {state.w_l2}), key="w_l2", format_func="{:g}".format)
-    sidebar.number_input("Seed", 0, 2**31 - 1, key="w_seed")
-    sidebar.radio("Engine", ENGINES, key="w_engine", horizontal=True,
-                  help="numpy: vectorized and fast. scalar: the lecture's Value engine. Same numbers.")
-    with sidebar.expander("Advanced"):
-        st.selectbox("Learning-rate schedule", SCHEDULES, key="w_schedule")
-        st.slider("Momentum (SGD)", 0.0, 0.99, key="w_momentum", step=0.01, disabled=optimizer != "sgd")
-        st.select_slider("L1 penalty", sorted(set(PENALTIES) | {state.w_l1}), key="w_l1", format_func="{:g}".format)
-        st.selectbox("Output activation", ACTIVATIONS, key="w_output")
-        st.text_input("Custom layer widths", key="w_custom", placeholder="e.g. 32,16,8",
-                      help="Overrides the two sliders above when set.")
-        st.number_input("Data seed", 0, 2**31 - 1, key="w_data_seed")
-    if csv_upload is None:
-        return None
+@st.cache_data(max_entries=8, show_spinner=False)
+def snapshots_of(run_id, store_path):
+    """{step: weights} kept for replay ({} for a run the store could not save)."""
     try:
-        return ui.config_from_widget_values(state, csv_upload)
-    except ConfigError as e:
-        sidebar.error(str(e))
-        return None
+        return RunStore(store_path).get(run_id)["snapshots"]
+    except RunStoreError:
+        return {}
 
 
-def show_results(job):
+def draw_frame(frame, keys):
+    """A frame's charts: the loss and the boundary side by side, every neuron below."""
+    left, right = st.columns(2)
+    if frame["loss"] is not None:
+        left.plotly_chart(frame["loss"], key=keys["loss"], on_select=keys.get("on_select", "ignore"),
+                          selection_mode="points")
+    if frame["boundary"] is not None:
+        right.plotly_chart(frame["boundary"], key=keys["boundary"])
+    if frame["network"] is not None:
+        st.plotly_chart(frame["network"], key=keys["network"], use_container_width=False)
+        st.caption(f"Blue lines are positive weights, orange negative; wider is larger (hover for the value). "
+                   f"Red outline: a dead ReLU (zero on every training point); orange: a saturated unit. "
+                   f"{frame['health']}")
+
+
+@st.fragment(run_every=0.5)
+def live_view(job):
+    """Redrawn twice a second from the latest weights the worker sent (training never waits for it)."""
+    steps, history = job.progress()
+    if job.state == "queued":
+        st.info(f"Waiting for a free slot: this server trains at most {jobs.MAX_RUNNING} runs at once "
+                f"(yours is number {job.queue_position()} in the queue).", icon="⏳")
+    st.progress(steps / job.config.steps, text=train_view.progress_text(steps, job.config.steps, job.training_seconds))
+    st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)
+    if history:
+        data = data_for(job.config.to_dict())
+        draw_frame(train_view.frame(job.config, job.params, history, data, log_y=st.session_state.get("w_log_y")),
+                   {"loss": "live_loss", "boundary": "live_boundary", "network": "live_network"})
+    if job.done:
+        st.rerun()
+
+
+def jump_to_clicked_step(steps):
+    points = st.session_state.final_loss.selection.points
+    if points:
+        st.session_state.w_replay = train_view.nearest(steps, points[0]["x"])
+
+
+def show_results(job, current):
     result = job.result
     if job.error:
         st.error(job.error)
@@ -122,52 +81,53 @@ def show_results(job):
             st.info("Stopped before the first step ended: there is nothing to show.")
         return
     config, history = result.config, result.history
+    which = f"run #{job.run_id}" if job.run_id is not None else "this run"
+    st.subheader(f"Results of {which}")
+    if current is not None and current != config:
+        st.warning(f"These results are from {which}, trained with other settings than the sidebar shows now "
+                   f"({config.dataset}, network {'-'.join(map(str, config.hidden)) or 'linear'}, lr {config.lr:g}, "
+                   f"{config.steps:,} steps). Press **Train** to train the new settings.", icon="🕰️")
     if result.status == "diverged":
         st.warning(f"⚠️ Training **diverged at step {result.diverged_at}**: the loss blew up (infinite, NaN or "
                    "10¹⁰ times its first value). Try a smaller learning rate. The run is saved with status *diverged*.")
     elif result.status == "stopped":
         st.info(f"Stopped after {result.steps_done} of {config.steps} steps. The run is saved with status *stopped*.")
+    data = data_for(config.to_dict())
+    for warning in train_view.run_warnings(result, data):
+        st.warning(warning, icon="💀")
     if job.run_id is not None:
         st.success(f"Saved as run **#{job.run_id}** · [open it on the Compare page](Compare?runs={job.run_id})",
                    icon="💾")
     if not history["step"]:
         return
-    change, accuracy = history["train_loss"][-1] - history["train_loss"][0], result.final("accuracy")
+    accuracy, test_accuracy = result.final("accuracy"), result.final("test_accuracy")
+    change = history["train_loss"][-1] - history["train_loss"][0]
     final, test, accurate, time, speed = st.columns(5)
-    final.metric("Final loss", ui.format_number(result.final("train_loss")),
-                 delta=f"{'+' if change > 0 else ''}{ui.format_number(change, 3)} from start", delta_color="inverse")
+    final.metric("Final loss", ui.format_number(result.final("train_loss")), delta_color="inverse",
+                 delta=f"{'+' if change > 0 else ''}{ui.format_number(change, 3)} from start")
     test.metric("Test loss", ui.format_number(result.final("test_loss")))
-    accurate.metric("Accuracy (train)", "–" if accuracy is None else f"{accuracy:.1%}")
+    accurate.metric("Accuracy (train / test)", "–" if accuracy is None else
+                    f"{accuracy:.0%} / " + ("–" if test_accuracy is None else f"{test_accuracy:.0%}"))
     time.metric("Time", f"{result.elapsed:.2f} s")
     speed.metric("Steps / s", f"{result.steps_done / max(result.elapsed, 1e-9):,.0f}")
+    snapshots = snapshots_of(job.run_id, job.store_path) if job.run_id is not None else {}
+    steps = sorted(snapshots)
+    if st.session_state.get("w_replay") not in steps and steps:
+        st.session_state.w_replay = steps[-1]  # a new run starts at its end
+    step = st.select_slider("Replay: step", steps, key="w_replay",
+                            help="Move through the run: the boundary, every neuron and the weights at that step. "
+                                 "Clicking a point of the loss curve jumps there too.") if len(steps) > 1 else None
+    params = snapshots[step] if step is not None else result.params
     log_y = st.toggle("Log-scale loss", key="w_log_y")
-    st.plotly_chart(loss_figure([{"name": "this run", "history": history, "color": "#1f77b4"}], log_y=log_y,
-                                title="Loss per step"), key="final_loss")
+    frame = train_view.frame(config, params, history, data, step=step, log_y=log_y)
+    draw_frame(frame, {"loss": "final_loss", "boundary": "boundary", "network": "network",
+                       "on_select": (lambda: jump_to_clicked_step(steps)) if steps else "ignore"})
     if result.status != "diverged":
         figures = figures_for(config.to_dict(), tuple(result.params))
         left, right = st.columns(2)
-        if "boundary" in figures:
-            left.plotly_chart(figures["boundary"], key="boundary")
-        right.plotly_chart(figures["predictions"], key="predictions")
+        left.plotly_chart(figures["predictions"], key="predictions")
         if "confusion" in figures:
             right.plotly_chart(figures["confusion"], key="confusion")
-
-
-@st.fragment(run_every=0.5)
-def live_progress(job):
-    """Redrawn twice a second while the run trains in its own thread (more often, each redraw can
-    interrupt the last before the browser has drawn the chart)."""
-    steps, history = job.progress()
-    if job.state == "queued":
-        st.info(f"Waiting for a free slot: this server trains at most {jobs.MAX_RUNNING} runs at once "
-                f"({job.queue_position()} in the queue).", icon="⏳")
-    st.progress(steps / job.config.steps, text=f"Training… step {steps} of {job.config.steps}")
-    if history and history["step"]:
-        st.plotly_chart(loss_figure([{"name": "this run", "history": history, "color": "#1f77b4"}],
-                                    title="Loss per step (live)", as_arrays=True), key="live_loss")
-    st.button("Stop", icon="⏹️", on_click=job.stop, key="stop")
-    if job.done:
-        st.rerun()
 
 
 jobs.prewarm()  # a worker process ready for the next click
@@ -175,39 +135,43 @@ link_problem = ui.restore_train_widgets()  # a shared link, or this session's se
 st.title("🏋️ Train a network")
 if link_problem:
     st.warning(link_problem)
-config = sidebar_config()
+config = ui.train_sidebar()
 if config is not None:
     ui.set_shared_config(config)  # the Graph, Zero-grad and Sweep pages use this net too
     query = config.to_query()
     if dict(st.query_params) != query:
         st.query_params.from_dict(query)
-    nin = n_features(config.to_dict())
-    n_params = config.parameter_count(nin)
-    st.caption(f"{DATASET_CHOICES[config.dataset]} · network {config.architecture(nin)} ({n_params:,} weights) · "
-               f"{config.activation} · {config.optimizer.upper()} lr {config.lr:g} · {config.steps:,} steps · "
-               f"{config.engine} engine")
+    data = data_for(config.to_dict())
+    nin = data[0].n_features
+    st.caption(f"{ui.data_name(config)} · network {config.architecture(nin)} ({config.parameter_count(nin):,} "
+               f"weights) · {config.activation} · {config.optimizer.upper()} lr {config.lr:g} ({config.lr_schedule}) "
+               f"· {config.steps:,} steps · {config.engine} engine")
     try:
         seconds = jobs.check_budget(config)
         if seconds > 5:
-            st.info(f"This run will take about {seconds:,.0f} s"
-                    + (": the scalar engine builds one Python object per number; the numpy engine gives the same "
-                       "numbers far faster." if config.engine == "scalar" else "."))
+            st.info(f"This run will take about {seconds:,.0f} s" + (
+                ": the scalar engine builds one Python object per number; the numpy engine gives the same "
+                "numbers far faster." if config.engine == "scalar" else "."))
     except ConfigError as e:
         st.error(f"Too big to train here: {e}.")
         config = None
 
 job = st.session_state.get("job")
 left, right = st.columns([3, 1])
-name = right.text_input("Run name", key="w_name", placeholder="automatic", label_visibility="collapsed")
+name = right.text_input("Run name", key="w_name", placeholder="automatic")
 busy = job is not None and not job.done
 if left.button("Train", type="primary", icon="▶️", disabled=config is None or busy, key="train"):
     job = jobs.TrainingJob(config, ui.open_store(), name=name.strip() or None).start()
     st.session_state.job = job
+    st.session_state.pop("w_replay", None)
     job.wait(timeout=1.0)  # short runs finish here and draw at once
 
-if job is None:
-    st.info("Choose a dataset and a network in the sidebar, then press **Train**.")
-elif not job.done:
-    live_progress(job)
-else:
-    show_results(job)
+if job is not None and not job.done:
+    live_view(job)
+elif job is not None:
+    show_results(job, config)
+elif config is not None and ui.charts_may_draw("train"):
+    figure = train_view.data_figure(config, data)
+    if figure is not None:
+        st.plotly_chart(figure, key="preview")
+    st.caption("Choose a dataset and a network in the sidebar, then press **Train**.")

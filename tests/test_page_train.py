@@ -49,11 +49,11 @@ def test_defaults_train_and_the_run_is_saved(run_store):
     at = finish_training(app("pages/1_Train.py"))
     assert not at.exception and not at.warning
     metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Final loss"]) < 0.1 and metrics["Accuracy (train)"] == "100.0%"
+    assert float(metrics["Final loss"]) < 0.1 and metrics["Accuracy (train / test)"] == "100% / 100%"
     runs = RunStore(run_store).list()
     assert len(runs) == 1 and runs[0]["status"] == "finished"
     assert f"#{runs[0]['id']}" in at.success[0].value
-    assert len(at.get("plotly_chart")) == 4  # loss, boundary, predictions, confusion
+    assert len(at.get("plotly_chart")) == 5  # loss, boundary, every neuron, predictions, confusion
 
 
 def test_diverging_learning_rate_warns_and_saves(run_store):
@@ -197,7 +197,8 @@ def test_an_uploaded_csv_is_kept_across_pages(run_store):
     at.query_params.clear()
     at.switch_page("pages/1_Train.py").run()
     assert at.sidebar.selectbox(key="w_dataset").value == "csv"
-    assert "Using the CSV uploaded earlier (flowers" in " ".join(c.value for c in at.sidebar.caption)
+    caption = " ".join(c.value for c in at.sidebar.caption)
+    assert "Using flowers" in caption and "uploaded earlier" in caption
     assert not at.button(key="train").disabled
 
 
@@ -207,3 +208,83 @@ def test_csv_file_names_are_shown_escaped(run_store):
     at.sidebar.file_uploader(key="w_csv").set_value(("<b id=x>bad</b>.csv", b"1,2,3\n", "text/csv")).run()
     assert not at.exception
     assert "<b" not in at.sidebar.error[0].value and "&lt;b id=x&gt;" in at.sidebar.error[0].value
+
+
+# ---------------------------------------------------------------- watching it learn (issue 12) and newcomer fixes
+def values(array):
+    """A plotly array from a chart's JSON: a list, or numpy's bytes as {"dtype", "bdata"}."""
+    import base64
+
+    import numpy as np
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
+
+
+def chart(at, title_start):
+    """The spec of the chart whose title starts with title_start."""
+    import json
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        title = spec["layout"].get("title", {})
+        if (title.get("text") if isinstance(title, dict) else title or "").startswith(title_start):
+            return spec
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def test_the_data_is_drawn_before_any_click(run_store):
+    at = app("pages/1_Train.py")
+    assert not at.get("plotly_chart")  # the first run leaves charts out: the page is up sooner
+    at.run()  # the run the page asks for once it is up
+    spec = chart(at, "The data: 80 training and 20 test samples")
+    assert sum(len(values(trace["x"])) for trace in spec["data"]) == 100
+    at.slider(key="w_n").set_value(200).run()  # a data slider redraws it at once
+    chart(at, "The data: 160 training and 40 test samples")
+
+
+def test_after_a_run_the_replay_slider_moves_the_boundary_and_the_neurons(run_store):
+    at = finish_training(app("pages/1_Train.py", steps="150"))
+    replay = at.select_slider(key="w_replay")
+    assert replay.label == "Replay: step" and replay.value == 150 and len(replay.options) == 100
+    end = chart(at, "Decision boundary at step 150")
+    neurons = chart(at, "Every neuron at step 150")
+    at = replay.set_value(replay.options[1]).run()
+    early = chart(at, f"Decision boundary at step {replay.options[1]}")
+    assert early["data"][0]["z"] != end["data"][0]["z"]
+    assert chart(at, f"Every neuron at step {replay.options[1]}")["data"] != neurons["data"]
+    shapes = chart(at, "Loss per step")["layout"]["shapes"]
+    assert [s["x0"] for s in shapes] == [int(replay.options[1])]  # the step marked on the loss curve
+
+
+def test_a_dead_network_is_flagged(run_store):
+    at = finish_training(app("pages/1_Train.py", lr="10.0", steps="100"))
+    assert any("learned nothing" in w.value or "training failed" in w.value for w in at.warning)
+
+
+def test_results_say_which_run_and_look_stale_after_a_change(run_store):
+    at = finish_training(app("pages/1_Train.py", steps="20"))
+    assert at.subheader[0].value.startswith("Results of run #")
+    assert not any("other settings" in w.value for w in at.warning)
+    at = at.selectbox(key="w_dataset").set_value("circles").run()
+    assert any("trained with other settings than the sidebar shows now" in w.value for w in at.warning)
+
+
+def test_a_new_dataset_keeps_the_chosen_rate_and_offers_the_suggested_one(run_store):
+    at = app("pages/1_Train.py", lr="0.1")
+    at = at.selectbox(key="w_dataset").set_value("sine").run()
+    assert at.select_slider(key="w_lr").value == 0.1  # the user's choice stays
+    at = at.button(key="w_lr_hint").click().run()
+    assert at.select_slider(key="w_lr").value == 0.03
+
+
+def test_the_run_name_and_the_schedule_are_visible(run_store):
+    at = app("pages/1_Train.py")
+    assert at.text_input(key="w_name").label == "Run name" and at.text_input(key="w_name").proto.label_visibility.value == 0
+    assert at.selectbox(key="w_schedule") in at.sidebar.selectbox  # next to the learning rate, not under Advanced
+    assert "(linear)" in at.caption[0].value
+
+
+def test_the_lecture_set_trains_on_all_four_samples(run_store):
+    at = finish_training(app("pages/1_Train.py", dataset="lecture", hidden="4,4", steps="20", lr="0.05", loss="mse"))
+    assert not at.exception
+    assert chart(at, "Predictions vs targets (training set)")

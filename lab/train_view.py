@@ -1,0 +1,153 @@
+"""What the Train page draws: the data before training, every live frame, a replayed step, and what to warn about.
+
+The page stays a short script: these functions take a config, a history and a weight snapshot and
+return plotly figures and sentences. They never import Streamlit, so every picture the page shows
+is tested without a browser. A frame is drawn from a snapshot of the weights the worker process
+sent, never from the network that is training, so drawing never slows training down.
+"""
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .figures import LAYOUT, boundary_figure, fit_figure, loss_figure
+from .network_view import health_summary, network_figure, neuron_health
+from .train import decision_grid, predict
+
+FRAME_RESOLUTION = 50   # grid points per side of a live boundary (the final one uses lab.figures' 80)
+TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
+
+
+def all_points(data):
+    """(X, y) of the training and test sets together: what the boundary is drawn over."""
+    train_set, test_set = data
+    if test_set is None:
+        return train_set.X, train_set.y
+    return np.vstack([train_set.X, test_set.X]), np.concatenate([train_set.y, test_set.y])
+
+
+def class_name(dataset, label):
+    """The name a dataset gives a label (its CSV's class names, else +1 / -1)."""
+    classes = getattr(dataset, "classes", None)
+    if classes:
+        return str(classes[1] if label > 0 else classes[0])
+    return "+1" if label > 0 else "-1"
+
+
+def data_figure(config, data):
+    """The data before any training: train points filled, test points hollow; classes coloured,
+    regression targets as colour (2-D) or as the height (1-D). None for wider inputs."""
+    train_set, test_set = data
+    sets = [("train", train_set, 1.0)] + ([("test", test_set, 0.0)] if test_set is not None else [])
+    fig = go.Figure()
+    if train_set.n_features == 1:
+        for part, dataset, fill in sets:
+            fig.add_trace(go.Scatter(x=dataset.X[:, 0], y=dataset.y, mode="markers", name=f"{part} samples",
+                                     marker=dict(size=7, opacity=0.8, symbol="circle" if fill else "circle-open")))
+        fig.update_layout(title=f"The data: {train_set.n} training and {_n(test_set)} test samples",
+                          xaxis_title=train_set.feature_names[0], yaxis_title="target", **LAYOUT)
+        return fig
+    if train_set.n_features != 2:
+        return None
+    for part, dataset, fill in sets:
+        if dataset.task == "classification":
+            for label, color in ((1.0, "#08306b"), (-1.0, "#cb181d")):
+                mask = dataset.y == label
+                fig.add_trace(go.Scatter(
+                    x=dataset.X[mask, 0], y=dataset.X[mask, 1], mode="markers",
+                    name=f"{class_name(dataset, label)} ({part})",
+                    marker=dict(color=color if fill else "white", size=8, line=dict(color=color, width=1.5))))
+        else:
+            fig.add_trace(go.Scatter(
+                x=dataset.X[:, 0], y=dataset.X[:, 1], mode="markers", name=f"{part} samples",
+                marker=dict(color=dataset.y, colorscale="Viridis", size=8, showscale=fill == 1.0,
+                            colorbar=dict(title="target"), symbol="circle" if fill else "circle-open")))
+    fig.update_layout(title=f"The data: {train_set.n} training and {_n(test_set)} test samples",
+                      xaxis_title=train_set.feature_names[0], yaxis_title=train_set.feature_names[1], **LAYOUT)
+    if config.dataset != "csv":  # generated data: the same units on both axes, so circles look round
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _n(test_set):
+    return 0 if test_set is None else test_set.n
+
+
+def boundary(config, params, data, title, resolution=FRAME_RESOLUTION):
+    """The network's output over the input plane (2-D) or its curve (1-D), with the data; None otherwise."""
+    train_set = data[0]
+    X, y = all_points(data)
+    if train_set.n_features == 2:
+        xs, ys, Z = decision_grid(config, params, X, resolution=resolution)
+        return boundary_figure(xs, ys, Z, X, y, train_set.task, title=title, feature_names=train_set.feature_names,
+                               equal_axes=config.dataset != "csv")
+    if train_set.n_features == 1:
+        grid = np.linspace(X[:, 0].min() - 0.3, X[:, 0].max() + 0.3, 200)
+        return fit_figure(X, y, grid, predict(config, params, grid[:, None]), title=title,
+                          feature_name=train_set.feature_names[0])
+    return None
+
+
+def loss_chart(history, step=None, log_y=False, title="Loss per step"):
+    """Train and test loss over the steps so far; a marker line at `step` (the replayed one)."""
+    fig = loss_figure([{"name": "this run", "history": history, "color": TRAIN_COLOR}], log_y=log_y, title=title,
+                      as_arrays=True)
+    if step is not None:
+        fig.add_vline(x=step, line=dict(color="#444", dash="dash", width=1),
+                      annotation_text=f"step {step}", annotation_position="top")
+    return fig
+
+
+def frame(config, params, history, data, step=None, log_y=False, resolution=FRAME_RESOLUTION):
+    """Everything one frame shows, from one weight snapshot: {"loss", "boundary", "network", "health"}.
+    `step` marks the snapshot's step on the loss curve (replay); params None: only the loss so far."""
+    where = f"step {step}" if step is not None else f"step {len(history['step'])}" if history else "start"
+    out = {"loss": loss_chart(history, step, log_y) if history and history["step"] else None,
+           "boundary": None, "network": None, "health": ""}
+    if params is None or not all(map(math.isfinite, params)):
+        return out
+    train_set = data[0]
+    kind = "Decision boundary" if train_set.task == "classification" else "Network output"
+    out["boundary"] = boundary(config, params, data, f"{kind} at {where}", resolution)
+    X, y = all_points(data)
+    out["network"] = network_figure(config, params, X, y, feature_names=train_set.feature_names,
+                                    title=f"Every neuron at {where}: its output over the input plane"
+                                    if train_set.n_features == 2 else f"Every neuron at {where}: its outputs")
+    if config.hidden:
+        out["health"] = health_summary(neuron_health(config, params, train_set.X))
+    return out
+
+
+def progress_text(steps_done, total, seconds):
+    """'Training… step 120 of 1,000 · about 7 s left', the time left from the pace so far."""
+    text = f"Training… step {steps_done:,} of {total:,}"
+    if steps_done and seconds > 0:
+        left = seconds / steps_done * (total - steps_done)
+        text += f" · about {left:,.0f} s left" if left >= 1 else " · almost done"
+    return text
+
+
+def nearest(steps, x):
+    """The snapshot step closest to x (a clicked point of the loss curve)."""
+    return min(steps, key=lambda s: abs(s - x))
+
+
+def run_warnings(result, data):
+    """What a run's numbers alone do not say: a network that learned nothing (constant output),
+    or accuracy at chance while the loss blew up. Sentences for the page; [] when all is well."""
+    if not result.params or result.status == "diverged" or not all(map(math.isfinite, result.params)):
+        return []
+    train_set = data[0]
+    scores = predict(result.config, result.params, train_set.X)
+    warnings = []
+    if np.ptp(scores) < 1e-9 * max(1.0, float(np.max(np.abs(scores)))):
+        warnings.append(f"The network's output is the same for every sample ({scores[0]:.3g}): it learned nothing "
+                        "(dead units, or a learning rate so large the weights blew up). Try a smaller learning rate.")
+    if train_set.task == "classification":
+        chance = max(np.mean(train_set.y > 0), np.mean(train_set.y < 0))
+        accuracy = result.final("accuracy")
+        losses = [v for v in result.history["train_loss"] if v is not None]
+        if accuracy is not None and accuracy <= chance + 0.02 and losses and losses[-1] > 10 * losses[0]:
+            warnings.append(f"Accuracy is {accuracy:.0%}, what always guessing one class gives, and the loss grew "
+                            f"from {losses[0]:.3g} to {losses[-1]:.3g}: training failed. Try a smaller learning rate.")
+    return warnings

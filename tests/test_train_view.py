@@ -1,0 +1,94 @@
+"""lab/train_view.py: what the Train page draws, checked without a browser."""
+import numpy as np
+import pytest
+
+from data import load_csv
+from lab import train_view
+from lab.config import TrainConfig
+from lab.train import load_data, train
+
+
+def data_of(config):
+    return load_data(config)
+
+
+def test_the_data_is_drawn_before_training_train_filled_test_hollow():
+    config = TrainConfig(n=50, test_fraction=0.2)
+    fig = train_view.data_figure(config, data_of(config))
+    names = [t.name for t in fig.data]
+    assert names == ["+1 (train)", "-1 (train)", "+1 (test)", "-1 (test)"]
+    train_points = sum(len(t.x) for t in fig.data[:2])
+    test_points = sum(len(t.x) for t in fig.data[2:])
+    assert (train_points, test_points) == (40, 10)
+    assert fig.data[2].marker.color == "white" and fig.data[0].marker.color != "white"
+    assert fig.layout.yaxis.scaleanchor == "x"  # circles look round
+
+
+def test_csv_class_names_and_regression_colours():
+    content = "a,b,kind\n" + "".join(f"{i},{i % 3},{'cat' if i % 2 else 'dog'}\n" for i in range(20))
+    dataset = load_csv(content.encode(), name="pets")
+    config = TrainConfig(dataset="csv", csv_upload="ab" * 32, test_fraction=0.0)
+    fig = train_view.data_figure(config, (dataset, None))
+    assert {t.name for t in fig.data} == {f"{c} (train)" for c in dataset.classes}
+    sine = TrainConfig(dataset="sine")
+    assert train_view.data_figure(sine, data_of(sine)).layout.yaxis.title.text == "target"  # 1-D: the height
+    plane = TrainConfig(dataset="plane")
+    [train_trace, _] = train_view.data_figure(plane, data_of(plane)).data
+    assert train_trace.marker.colorscale and len(train_trace.marker.color) == len(train_trace.x)
+
+
+def test_wider_inputs_have_no_data_picture():
+    content = "a,b,c,target\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(20))
+    dataset = load_csv(content.encode(), name="wide")
+    assert train_view.data_figure(TrainConfig(), (dataset, None)) is None
+
+
+def test_a_frame_draws_the_snapshot_it_is_given():
+    config = TrainConfig(hidden=(4, 4), steps=40)
+    result = train(config)
+    data = data_of(config)
+    early = train_view.frame(config, result.snapshots[1], result.history, data, step=1)
+    late = train_view.frame(config, result.params, result.history, data)
+    [early_contour, *_] = [t for t in early["boundary"].data if t.type == "contour"]
+    [late_contour, *_] = [t for t in late["boundary"].data if t.type == "contour"]
+    assert not np.allclose(early_contour.z, late_contour.z)  # a different snapshot, a different picture
+    assert early["boundary"].layout.title.text == "Decision boundary at step 1"
+    assert len([t for t in early["network"].data if t.type == "heatmap"]) == 2 + 4 + 4 + 1
+    assert [s.x0 for s in early["loss"].layout.shapes] == [1]  # the replayed step marked on the loss curve
+    assert late["loss"].layout.shapes == () and late["health"].startswith("layer 1:")
+
+
+def test_a_frame_without_weights_or_with_diverged_ones_draws_only_the_loss():
+    config = TrainConfig(steps=5)
+    result = train(config)
+    assert train_view.frame(config, None, result.history, data_of(config))["boundary"] is None
+    nan = [float("nan")] * len(result.params)
+    out = train_view.frame(config, nan, result.history, data_of(config))
+    assert out["loss"] is not None and out["boundary"] is None and out["network"] is None
+
+
+def test_progress_text_gives_the_time_left_from_the_pace_so_far():
+    assert train_view.progress_text(0, 100, 0.0) == "Training… step 0 of 100"
+    assert train_view.progress_text(25, 100, 5.0) == "Training… step 25 of 100 · about 15 s left"
+    assert train_view.progress_text(99, 100, 1.0).endswith("almost done")
+
+
+def test_nearest_snapshot():
+    assert train_view.nearest([1, 11, 21], 14.2) == 11 and train_view.nearest([1, 11, 21], 17) == 21
+
+
+def test_a_dead_network_is_flagged_and_a_good_one_is_not():
+    good = train(TrainConfig())
+    assert train_view.run_warnings(good, data_of(good.config)) == []
+    dead = train(TrainConfig(lr=10.0, steps=100))
+    warnings = train_view.run_warnings(dead, data_of(dead.config))
+    assert dead.status == "finished" and warnings
+    assert any("same for every sample" in w or "training failed" in w for w in warnings)
+
+
+@pytest.mark.parametrize("dataset", ["sine", "plane"])
+def test_regression_frames(dataset):
+    config = TrainConfig(dataset=dataset, lr=0.03, steps=10, hidden=(3,))
+    result = train(config)
+    out = train_view.frame(config, result.params, result.history, data_of(config))
+    assert out["boundary"].layout.title.text == "Network output at step 10"
