@@ -204,29 +204,6 @@ def data_name(config):
     return DATASET_CHOICES[config.dataset]
 
 
-# ---------------------------------------------------------------- charts after the page is up
-def charts_may_draw(page):
-    """False on a session's first run of `page`, True from then on.
-
-    Plotly's 4.7 MB script loads the first time a tab draws a chart, and while it loads the rest of
-    the page stays a skeleton (DESIGN.md). So a page's first run leaves its charts out, and a
-    fragment asks for a second run a moment later, once the widgets are up: the user can already
-    click while the charts arrive."""
-    if st.session_state.get(f"drawn_{page}"):
-        return True
-    st.session_state[f"drawn_{page}"] = True
-    _rerun_soon()
-    return False
-
-
-@st.fragment(run_every=0.2)
-def _rerun_soon():
-    if st.session_state.get("rerun_soon_armed"):  # a timed run of this fragment: the page is up
-        st.session_state.rerun_soon_armed = False
-        st.rerun()
-    st.session_state.rerun_soon_armed = True
-
-
 # ---------------------------------------------------------------- showing numbers and user text
 def format_number(value, digits=4):
     """A number readable at any size in a few characters: 0.5, 0.0123, 3.3e10, 1.2e-7, – (none)."""

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from .figures import LAYOUT, boundary_figure, fit_figure, loss_figure
 from .network_view import health_summary, network_figure, neuron_health
@@ -67,6 +68,88 @@ def data_figure(config, data):
     if config.dataset != "csv":  # generated data: the same units on both axes, so circles look round
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+def data_svg(config, data, width=560, height=400):
+    """The data before any training as an SVG picture (train points filled, test points hollow; classes
+    coloured, regression targets as colour, or as the height for 1-D inputs). None for wider inputs.
+
+    Why a picture and not a chart: it needs no chart library in the browser, so a fresh tab shows the data
+    at once (plotly's 4.7 MB script would hold the whole page up while it loads: DESIGN.md)."""
+    train_set, test_set = data
+    if train_set.n_features not in (1, 2):
+        return None
+    parts = [(train_set, True)] + ([(test_set, False)] if test_set is not None else [])
+    if train_set.n_features == 1:
+        points = [(d.X[:, 0], d.y, d.y, filled) for d, filled in parts]
+        labels = (train_set.feature_names[0], "target")
+    else:
+        points = [(d.X[:, 0], d.X[:, 1], d.y, filled) for d, filled in parts]
+        labels = tuple(train_set.feature_names[:2])
+    xs = np.concatenate([p[0] for p in points])
+    ys = np.concatenate([p[1] for p in points])
+    left, right, top, bottom = 56, 16, 50, 46
+    span_x, span_y = np.ptp(xs) or 1.0, np.ptp(ys) or 1.0
+    if train_set.n_features == 2 and config.dataset != "csv":  # generated data: the same units on both axes
+        span_x = span_y = max(span_x, span_y * (width - left - right) / (height - top - bottom))
+        span_y = span_x * (height - top - bottom) / (width - left - right)
+    x0 = (xs.min() + xs.max() - span_x * 1.1) / 2
+    y0 = (ys.min() + ys.max() - span_y * 1.1) / 2
+
+    def px(x):
+        return left + (x - x0) / (span_x * 1.1) * (width - left - right)
+
+    def py(y):
+        return height - bottom - (y - y0) / (span_y * 1.1) * (height - top - bottom)
+
+    regression = train_set.task == "regression"
+    low, high = float(train_set.y.min()), float(np.ptp(train_set.y) or 1.0)
+    out = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
+           f'font-size="12"><rect x="{left}" y="{top}" width="{width - left - right}" '
+           f'height="{height - top - bottom}" fill="white" stroke="#ccc"/>',
+           f'<text x="{left}" y="20" font-size="14" font-weight="bold">The data: {train_set.n} training and '
+           f'{_n(test_set)} test samples</text>',
+           f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">{_xml(labels[0])}</text>',
+           f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+           f'transform="rotate(-90 14 {(top + height - bottom) / 2})">{_xml(labels[1])}</text>']
+    for tick_x in _ticks(x0, x0 + span_x * 1.1):
+        out.append(f'<text x="{px(tick_x):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="#666">'
+                   f'{tick_x:g}</text>')
+    for tick_y in _ticks(y0, y0 + span_y * 1.1):
+        out.append(f'<text x="{left - 6}" y="{py(tick_y) + 4:.1f}" text-anchor="end" fill="#666">{tick_y:g}</text>')
+    for px_values, py_values, targets, filled in points:
+        for x, y, target in zip(px_values, py_values, targets):
+            if regression:
+                color = sample_colorscale("Viridis", [(float(target) - low) / high])[0]
+            else:
+                color = "#08306b" if target > 0 else "#cb181d"
+            fill = color if filled else "white"
+            out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{fill}" stroke="{color}" '
+                       f'stroke-width="1.5"/>')
+    legend = [("train (filled)", True), ("test (hollow)", False)] if test_set is not None else []
+    if not regression:
+        legend = [(class_name(train_set, 1.0), "#08306b"), (class_name(train_set, -1.0), "#cb181d")] + legend
+    x = left + 6
+    for text, mark in legend:  # one line under the title, left to right
+        color = mark if isinstance(mark, str) else "#555"
+        fill = "white" if mark is False else color
+        out.append(f'<circle cx="{x}" cy="{top - 12}" r="4" fill="{fill}" stroke="{color}" stroke-width="1.5"/>'
+                   f'<text x="{x + 8}" y="{top - 8}">{_xml(text)}</text>')
+        x += 7 * len(text) + 30
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _ticks(low, high, count=5):
+    """About `count` round tick values between low and high."""
+    step = 10 ** math.floor(math.log10((high - low) / count))
+    step *= min((m for m in (1, 2, 5, 10) if (high - low) / (step * m) <= count), default=10)
+    return [round(v, 10) for v in np.arange(math.ceil(low / step) * step, high, step)]
+
+
+def _xml(text):
+    """Text for an SVG picture: a file's column names are user text."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _n(test_set):

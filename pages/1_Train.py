@@ -170,8 +170,8 @@ if job is not None and not job.done:
     live_view(job)
 elif job is not None:
     show_results(job, config)
-elif config is not None and ui.charts_may_draw("train"):
-    figure = train_view.data_figure(config, data)
-    if figure is not None:
-        st.plotly_chart(figure, key="preview")
+elif config is not None:
+    picture = train_view.data_svg(config, data)  # a picture, not a chart: it shows before plotly has loaded
+    if picture is not None:
+        st.image(picture)
     st.caption("Choose a dataset and a network in the sidebar, then press **Train**.")

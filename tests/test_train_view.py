@@ -92,3 +92,22 @@ def test_regression_frames(dataset):
     result = train(config)
     out = train_view.frame(config, result.params, result.history, data_of(config))
     assert out["boundary"].layout.title.text == "Network output at step 10"
+
+
+def test_the_data_picture_needs_no_chart_library():
+    config = TrainConfig(n=50)
+    svg = train_view.data_svg(config, data_of(config))
+    assert svg.startswith("<svg") and svg.count("<circle") == 50 + 4  # every sample, and the legend's four marks
+    assert svg.count('r="4" fill="white"') == 10 + 1  # the test samples and the legend's hollow mark
+    assert "The data: 40 training and 10 test samples" in svg
+    sine = TrainConfig(dataset="sine", n=30)
+    assert train_view.data_svg(sine, data_of(sine)).count("<circle") == 30 + 2
+    content = "a,b,c,target\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(20))
+    assert train_view.data_svg(TrainConfig(), (load_csv(content.encode(), name="wide"), None)) is None
+
+
+def test_column_names_in_the_picture_are_escaped():
+    content = 'x<b>,"y&z",target\n' + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(10))
+    dataset = load_csv(content.encode(), name="hostile")
+    svg = train_view.data_svg(TrainConfig(dataset="csv", csv_upload="ab" * 32), (dataset, None))
+    assert "<b>" not in svg and "x&lt;b&gt;" in svg and "y&amp;z" in svg
