@@ -106,7 +106,7 @@ def health_summary(health):
     return " · ".join(parts)
 
 
-# ---- the diagram: a fixed pixel layout, so every neuron's map is a square
+# ---- the diagram: every neuron on one pair of axes, so the browser lays out one plot, not fifty
 CELL, ROW, COLUMN = 44, 52, 190   # px: a map's side, the distance between rows and between layers
 
 
@@ -115,12 +115,12 @@ def diagram_size(n_columns, n_rows):
     return COLUMN * (n_columns - 1) + CELL, ROW * n_rows
 
 
-def _cell(column, row, n_columns, n_rows):
-    """Paper-coordinate box (x0, x1, y0, y1) of a neuron: columns left to right, rows top to bottom."""
-    width, height = diagram_size(n_columns, n_rows)
-    x0 = column * COLUMN / width
-    y1 = 1 - (row * ROW + (ROW - CELL) / 2) / height
-    return x0, x0 + CELL / width, y1 - CELL / height, y1
+def _cell(column, row, n_rows):
+    """Box (x0, x1, y0, y1) of a neuron in the diagram's coordinates (px from the bottom left): columns left to
+    right, rows top to bottom."""
+    x0 = column * COLUMN
+    y1 = ROW * n_rows - row * ROW - (ROW - CELL) / 2
+    return x0, x0 + CELL, y1 - CELL, y1
 
 
 def _shown(n):
@@ -128,57 +128,52 @@ def _shown(n):
 
 
 def network_figure(config, params, X, y=None, features=None, feature_names=None, X_inputs=None,
-                   title="The network: every neuron's output over the input plane"):
-    """Playground's diagram: one small heatmap per neuron (histograms when the inputs are not 2-D), layer by layer,
-    joined by the weights (blue positive, orange negative, wider = larger; hover gives the value).
+                   title="The network: every neuron's output over the input plane", resolution=MAP_RESOLUTION):
+    """Playground's diagram: one small heatmap per neuron (a histogram of its outputs when the inputs are not 2-D),
+    layer by layer, joined by the weights (blue positive, orange negative, wider = larger; hover gives the value).
     Dead and saturated hidden units are outlined (red, orange). X: the 2-D points (or the inputs when not 2-D);
-    X_inputs: the training inputs the network sees (features of X), for the health counts and the histograms."""
+    X_inputs: the training inputs the network sees (features of X), for the health counts and the histograms.
+
+    Every trace sits on one pair of axes at its neuron's place (a heatmap's x and y are its cell's coordinates):
+    fifty subplots made the browser take most of a second to redraw each live frame. The figure is built from
+    plain dicts and validated by plotly once, for the same reason on the server."""
     X = np.asarray(X, dtype=float)
     X_inputs = np.asarray(X_inputs if X_inputs is not None else (features(X) if features else X), dtype=float)
     sizes = layer_sizes(config, X_inputs.shape[1], len(params))
     plane = X.shape[1] == 2
     health = neuron_health(config, params, X_inputs)
     if plane:
-        xs, ys, maps = neuron_maps(config, params, X, features=features)
-        _, _, points = plane_grid(X)
+        xs, ys, maps = neuron_maps(config, params, X, resolution, features=features)
+        _, _, points = plane_grid(X, resolution)
         inputs = features(points) if features else points
-        input_maps = inputs.T.reshape(-1, len(ys), len(xs))
+        maps = [inputs.T.reshape(-1, len(ys), len(xs)), *maps]
     else:
-        activations = [act for _, act in forward_layers(config, params, X_inputs)]
+        maps = [X_inputs, *(act for _, act in forward_layers(config, params, X_inputs))]
     names = list(feature_names or [f"x{i + 1}" for i in range(sizes[0])])
     n_columns, n_rows = len(sizes), max(_shown(n) for n in sizes)
-    fig = go.Figure()
-    axis = 1
-    centres = []  # per column: [(x_left, x_right, y_mid) per shown neuron]
+    width, height = diagram_size(n_columns, n_rows)
+    traces, shapes, annotations, centres = [], [], [], []
     for column, size in enumerate(sizes):
         centres.append([])
         offset = (n_rows - _shown(size)) / 2  # centre short layers vertically
         for row in range(_shown(size)):
-            x0, x1, y0, y1 = _cell(column, row + offset, n_columns, n_rows)
-            axis += 1
-            suffix = str(axis)
-            fig.update_layout({f"xaxis{suffix}": dict(domain=[x0, x1], visible=False, anchor=f"y{suffix}"),
-                               f"yaxis{suffix}": dict(domain=[y0, y1], visible=False, anchor=f"x{suffix}")})
+            x0, x1, y0, y1 = _cell(column, row + offset, n_rows)
             label = names[row] if column == 0 else f"layer {column} neuron {row + 1}"
             if column == len(sizes) - 1:
                 label = "output" if size == 1 else f"output {row + 1}"
             if plane:
-                z = input_maps[row] if column == 0 else maps[column - 1][row]
-                fig.add_trace(go.Heatmap(x=xs, y=ys, z=z, xaxis=f"x{suffix}", yaxis=f"y{suffix}", colorscale="RdBu",
-                                         zmid=0, showscale=False, name=label,
-                                         hovertemplate=f"{label}<br>%{{z:.3g}}<extra></extra>"))
+                traces.append(dict(type="heatmap", z=maps[column][row], x=np.linspace(x0, x1, len(xs)),
+                                   y=np.linspace(y0, y1, len(ys)), colorscale="RdBu", zmid=0, showscale=False,
+                                   name=label, hovertemplate=f"{label}<br>%{{z:.3g}}<extra></extra>"))
             else:
-                values = X_inputs[:, row] if column == 0 else activations[column - 1][:, row]
-                fig.add_trace(go.Histogram(x=values, xaxis=f"x{suffix}", yaxis=f"y{suffix}", nbinsx=20,
-                                           marker_color="#4c78a8", showlegend=False, name=label,
-                                           hovertemplate=f"{label}<br>%{{x}}: %{{y}} points<extra></extra>"))
+                traces.append(_histogram(maps[column][:, row], (x0, x1, y0, y1), label))
             centres[-1].append((x0, x1, (y0 + y1) / 2))
             if 0 < column < len(sizes) - 1:
                 layer = health[column - 1]
                 colour = "#d62728" if row in layer["dead"] else "#ff7f0e" if row in layer["saturated"] else None
                 if colour:
-                    fig.add_shape(type="rect", xref="paper", yref="paper", x0=x0, x1=x1, y0=y0, y1=y1,
-                                  line=dict(color=colour, width=3))
+                    shapes.append(dict(type="rect", x0=x0 - 2, x1=x1 + 2, y0=y0 - 2, y1=y1 + 2,
+                                       line=dict(color=colour, width=3)))
         heading = "inputs" if column == 0 else "output" if column == len(sizes) - 1 else \
             f"layer {column} · {config.activation}"
         if 0 < column < len(sizes) - 1:
@@ -186,26 +181,39 @@ def network_figure(config, params, X, y=None, features=None, feature_names=None,
             heading += "".join(f"<br>{len(layer[k])} {k}" for k in ("dead", "saturated") if layer[k])
         if size > MAX_SHOWN:
             heading += f"<br>{size - MAX_SHOWN} more not shown"
-        x0, x1, _, _ = _cell(column, 0, n_columns, n_rows)
-        fig.add_annotation(x=(x0 + x1) / 2, y=1.0, xref="paper", yref="paper", text=heading, showarrow=False,
-                           yanchor="bottom", font=dict(size=11))
-    _add_weights(fig, config, params, sizes, centres)
-    width, height = diagram_size(n_columns, n_rows)
-    fig.update_layout(title=title, width=width + 80, height=height + 130, showlegend=False, autosize=False,
-                      margin=dict(l=40, r=40, t=110, b=20), plot_bgcolor="white",
-                      xaxis=dict(domain=[0, 1], range=[0, 1], visible=False),
-                      yaxis=dict(domain=[0, 1], range=[0, 1], visible=False))
-    return fig
+        annotations.append(dict(x=column * COLUMN + CELL / 2, y=height, text=heading, showarrow=False,
+                                yanchor="bottom", font=dict(size=11)))
+    traces = _weight_traces(params, sizes, centres) + traces  # the lines under the maps
+    axis = dict(visible=False, fixedrange=True)
+    layout = dict(title=dict(text=title), width=width + 80, height=height + 130, showlegend=False, autosize=False,
+                  margin=dict(l=40, r=40, t=110, b=20), plot_bgcolor="white", shapes=shapes, annotations=annotations,
+                  xaxis=dict(range=[-4, width + 4], **axis),
+                  yaxis=dict(range=[-4, height + 4], scaleanchor="x", **axis))
+    return go.Figure(data=traces, layout=layout)
 
 
-def _add_weights(fig, config, params, sizes, centres):
+def _histogram(values, box, label, bins=20):
+    """A neuron's outputs over the training points as bars drawn inside its cell."""
+    x0, x1, y0, y1 = box
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    counts, edges = np.histogram(values, bins=bins) if values.size else (np.zeros(bins), np.linspace(0, 1, bins + 1))
+    scale = (y1 - y0) / max(counts.max(), 1)
+    step = (x1 - x0) / bins
+    return dict(type="bar", x=x0 + step * (np.arange(bins) + 0.5), y=counts * scale, base=y0, width=step * 0.9,
+                marker=dict(color="#4c78a8"), name=label, customdata=np.column_stack([edges[:-1], edges[1:], counts]),
+                hovertemplate=f"{label}<br>%{{customdata[0]:.3g}} to %{{customdata[1]:.3g}}: "
+                              f"%{{customdata[2]}} points<extra></extra>")
+
+
+def _weight_traces(params, sizes, centres):
     """The weights as lines between the cells: colour = sign, width = size (four bands), hover = value."""
     layers = layers_of(params, sizes)
     largest = max((float(np.max(np.abs(W))) for W, _ in layers if W.size), default=1.0) or 1.0
     bands = {}  # (sign, width) -> [x, y] with None between segments
     hover_x, hover_y, hover_text = [], [], []
     for column, (W, _) in enumerate(layers):
-        for j, (_, left, y_to) in enumerate(centres[column + 1]):
+        for j, (left, _, y_to) in enumerate(centres[column + 1]):
             for i, (_, right, y_from) in enumerate(centres[column]):
                 w = float(W[j, i])
                 if not np.isfinite(w):
@@ -217,10 +225,9 @@ def _add_weights(fig, config, params, sizes, centres):
                 hover_x.append((right + left) / 2)
                 hover_y.append((y_from + y_to) / 2)
                 hover_text.append(f"w = {w:.3g}")
-    for (positive, width), (xs, ys) in sorted(bands.items()):
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                                 line=dict(color="#1f77b4" if positive else "#ff7f0e", width=width),
-                                 opacity=0.35 + 0.15 * width))
-    fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", marker=dict(size=6, opacity=0),
-                             text=hover_text, hovertemplate="%{text}<extra></extra>", showlegend=False,
-                             name="weights"))
+    traces = [dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                   line=dict(color="#1f77b4" if positive else "#ff7f0e", width=width), opacity=0.35 + 0.15 * width)
+              for (positive, width), (xs, ys) in sorted(bands.items())]
+    traces.append(dict(type="scatter", x=hover_x, y=hover_y, mode="markers", marker=dict(size=6, opacity=0),
+                       text=hover_text, hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights"))
+    return traces

@@ -15,7 +15,9 @@ from .figures import LAYOUT, boundary_figure, fit_figure, loss_figure
 from .network_view import health_summary, network_figure, neuron_health
 from .train import decision_grid, predict
 
-FRAME_RESOLUTION = 50   # grid points per side of a live boundary (the final one uses lab.figures' 80)
+# A live frame is sent to the browser twice a second: coarser than a replayed one, so it stays light
+LIVE = dict(boundary=36, maps=12, curve_points=600)
+STILL = dict(boundary=60, maps=20, curve_points=None)
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
 
 
@@ -156,7 +158,7 @@ def _n(test_set):
     return 0 if test_set is None else test_set.n
 
 
-def boundary(config, params, data, title, resolution=FRAME_RESOLUTION):
+def boundary(config, params, data, title, resolution=STILL["boundary"]):
     """The network's output over the input plane (2-D) or its curve (1-D), with the data; None otherwise."""
     train_set = data[0]
     X, y = all_points(data)
@@ -171,31 +173,45 @@ def boundary(config, params, data, title, resolution=FRAME_RESOLUTION):
     return None
 
 
-def loss_chart(history, step=None, log_y=False, title="Loss per step"):
-    """Train and test loss over the steps so far; a marker line at `step` (the replayed one)."""
-    fig = loss_figure([{"name": "this run", "history": history, "color": TRAIN_COLOR}], log_y=log_y, title=title,
+def thin(history, points):
+    """Every k-th entry of a history (and its last), at most about `points` of them; None: all."""
+    n = len(history["step"])
+    if points is None or n <= points:
+        return history
+    keep = list(range(0, n, math.ceil(n / points)))
+    keep += [n - 1] if keep[-1] != n - 1 else []
+    return {key: [values[i] for i in keep] for key, values in history.items()}
+
+
+def loss_chart(history, step=None, log_y=False, title="Loss per step", points=None):
+    """Train and test loss over the steps so far (thinned to about `points`); a marker line at `step`."""
+    fig = loss_figure([{"name": "this run", "history": thin(history, points), "color": TRAIN_COLOR}], log_y=log_y,
+                      title=title,
                       as_arrays=True)
     if step is not None:
         fig.add_vline(x=step, line=dict(color="#444", dash="dash", width=1),
-                      annotation_text=f"step {step}", annotation_position="top")
+                      annotation_text=f"step {step}", annotation_position="bottom left")
     return fig
 
 
-def frame(config, params, history, data, step=None, log_y=False, resolution=FRAME_RESOLUTION):
+def frame(config, params, history, data, step=None, log_y=False, live=False):
     """Everything one frame shows, from one weight snapshot: {"loss", "boundary", "network", "health"}.
-    `step` marks the snapshot's step on the loss curve (replay); params None: only the loss so far."""
+    `step` marks the snapshot's step on the loss curve (replay); params None: only the loss so far.
+    live: a frame drawn while training, coarser (LIVE) so two a second stay light for the browser."""
+    detail = LIVE if live else STILL
     where = f"step {step}" if step is not None else f"step {len(history['step'])}" if history else "start"
-    out = {"loss": loss_chart(history, step, log_y) if history and history["step"] else None,
-           "boundary": None, "network": None, "health": ""}
+    out = {"loss": loss_chart(history, step, log_y, points=detail["curve_points"]) if history and history["step"]
+           else None, "boundary": None, "network": None, "health": ""}
     if params is None or not all(map(math.isfinite, params)):
         return out
     train_set = data[0]
     kind = "Decision boundary" if train_set.task == "classification" else "Network output"
-    out["boundary"] = boundary(config, params, data, f"{kind} at {where}", resolution)
+    out["boundary"] = boundary(config, params, data, f"{kind} at {where}", detail["boundary"])
     X, y = all_points(data)
     out["network"] = network_figure(config, params, X, y, feature_names=train_set.feature_names,
                                     title=f"Every neuron at {where}: its output over the input plane"
-                                    if train_set.n_features == 2 else f"Every neuron at {where}: its outputs")
+                                    if train_set.n_features == 2 else f"Every neuron at {where}: its outputs",
+                                    resolution=detail["maps"])
     if config.hidden:
         out["health"] = health_summary(neuron_health(config, params, train_set.X))
     return out

@@ -53,10 +53,10 @@ def live_view(job):
         st.info(f"Waiting for a free slot: this server trains at most {jobs.MAX_RUNNING} runs at once "
                 f"(yours is number {job.queue_position()} in the queue).", icon="⏳")
     st.progress(steps / job.config.steps, text=train_view.progress_text(steps, job.config.steps, job.training_seconds))
-    st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)
     if history:
         data = data_for(job.config.to_dict())
-        draw_frame(train_view.frame(job.config, job.params, history, data, log_y=st.session_state.get("w_log_y")),
+        draw_frame(train_view.frame(job.config, job.params, history, data, log_y=st.session_state.get("w_log_y"),
+                                    live=True),
                    {"loss": "live_loss", "boundary": "live_boundary", "network": "live_network"})
     if job.done:
         st.rerun()
@@ -102,12 +102,12 @@ def show_results(job, current):
         return
     accuracy, test_accuracy = result.final("accuracy"), result.final("test_accuracy")
     change = history["train_loss"][-1] - history["train_loss"][0]
-    final, test, accurate, time, speed = st.columns(5)
+    final, test, accurate, test_accurate, time, speed = st.columns(6)
     final.metric("Final loss", ui.format_number(result.final("train_loss")), delta_color="inverse",
                  delta=f"{'+' if change > 0 else ''}{ui.format_number(change, 3)} from start")
     test.metric("Test loss", ui.format_number(result.final("test_loss")))
-    accurate.metric("Accuracy (train / test)", "–" if accuracy is None else
-                    f"{accuracy:.0%} / " + ("–" if test_accuracy is None else f"{test_accuracy:.0%}"))
+    accurate.metric("Accuracy (train)", "–" if accuracy is None else f"{accuracy:.1%}")
+    test_accurate.metric("Accuracy (test)", "–" if test_accuracy is None else f"{test_accuracy:.1%}")
     time.metric("Time", f"{result.elapsed:.2f} s")
     speed.metric("Steps / s", f"{result.steps_done / max(result.elapsed, 1e-9):,.0f}")
     snapshots = snapshots_of(job.run_id, job.store_path) if job.run_id is not None else {}
@@ -167,7 +167,8 @@ if left.button("Train", type="primary", icon="▶️", disabled=config is None o
     job.wait(timeout=1.0)  # short runs finish here and draw at once
 
 if job is not None and not job.done:
-    live_view(job)
+    st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)  # outside the frames: it
+    live_view(job)                                                                    # stays put while they redraw
 elif job is not None:
     show_results(job, config)
 elif config is not None:

@@ -89,3 +89,54 @@ def test_settings_survive_a_visit_to_other_pages(page, app_server):
     expect(page.locator(".st-key-w_activation").get_by_role("combobox")).to_have_value("tanh")
     assert page.locator(".st-key-w_width input[type='range']").get_attribute("value") == "4"
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+CHART_TITLES = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
+    .map(chart => [chart.layout.title && chart.layout.title.text || "", chart.data.map(trace => trace.type)])"""
+
+
+def chart_titles(page):
+    """[(title, [trace types])] of the plotly charts the browser has drawn, from plotly's own data
+    (Streamlit's theme wraps titles in <b>: the tags are dropped)."""
+    return [(re.sub(r"</?b>", "", title), types) for title, types in page.evaluate(CHART_TITLES)]
+
+
+def test_the_boundary_and_the_neurons_redraw_while_it_trains(page, app_server):
+    # minutes of numpy work (the budget allows it): the frames, not the end of the run, end the test
+    open_page(page, f"{app_server['url']}/Train?steps=5000&n=5000&hidden=64,64&lr=0.05&lr_schedule=constant")
+    page.get_by_role("button", name=re.compile("Train")).click()
+    expect(page.locator("[data-testid='stProgress']")).to_be_visible()
+    seen = set()
+    for _ in range(400):  # at most about 40 s of frames
+        titles = [title for title, _ in chart_titles(page)]
+        seen |= {t for t in titles if t.startswith("Decision boundary at step")}  # one title per frame
+        if len(seen) >= 3 or not page.locator("[data-testid='stProgress']").count():
+            break
+        page.wait_for_timeout(100)  # polling the browser's charts, not timing code
+    assert page.locator("[data-testid='stProgress']").count(), "the run ended before three frames were seen"
+    assert len(seen) >= 3, seen  # three different steps drawn while training went on
+    assert any(t.startswith("Every neuron at step") for t, _ in chart_titles(page))
+    page.screenshot(path=str(ARTIFACTS / "train-live.png"), full_page=True)
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    # generous: on a busy 2-core machine the browser itself can take many seconds to send the click
+    expect(page.get_by_text(re.compile(r"Stopped after \d+ of 5000 steps"))).to_be_visible(timeout=120_000)
+
+
+def test_every_neuron_is_drawn_and_the_replay_slider_moves_the_boundary(page, app_server):
+    open_page(page, f"{app_server['url']}/Train?hidden=4,4&steps=200")
+    page.get_by_role("button", name=re.compile("Train")).click()
+    expect(page.get_by_text("Saved as run")).to_be_visible()
+    wait_idle(page)
+    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(5)
+    charts = chart_titles(page)
+    maps = sum(types.count("heatmap") + types.count("contour") for title, types in charts
+               if not title.startswith("Confusion"))
+    assert maps >= 9  # 2 inputs + 4 + 4 + 1 neurons, and the boundary's contours
+    assert any(t == "Decision boundary at step 200" for t, _ in charts)
+    slider = page.locator(".st-key-w_replay [role='slider']")
+    slider.focus()
+    page.keyboard.press("Home")  # back to the first step
+    page.wait_for_function("""() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
+        .some(chart => (chart.layout.title.text || "") === "Decision boundary at step 1")""")
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "train-replay.png"), full_page=True)

@@ -108,7 +108,7 @@ def test_inputs_that_are_not_two_dimensional_get_histograms():
     train_set, _ = load_data(config)
     fig = network_figure(config, result.params, train_set.X)
     assert not [t for t in fig.data if t.type == "heatmap"]
-    assert len([t for t in fig.data if t.type == "histogram"]) == train_set.n_features + 3 + 1
+    assert len([t for t in fig.data if t.type == "bar"]) == train_set.n_features + 3 + 1
 
 
 def test_dead_neurons_are_outlined_in_the_diagram():

@@ -49,7 +49,7 @@ def test_defaults_train_and_the_run_is_saved(run_store):
     at = finish_training(app("pages/1_Train.py"))
     assert not at.exception and not at.warning
     metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Final loss"]) < 0.1 and metrics["Accuracy (train / test)"] == "100% / 100%"
+    assert float(metrics["Final loss"]) < 0.1 and metrics["Accuracy (train)"] == "100.0%" and metrics["Accuracy (test)"] == "100.0%"
     runs = RunStore(run_store).list()
     assert len(runs) == 1 and runs[0]["status"] == "finished"
     assert f"#{runs[0]['id']}" in at.success[0].value

@@ -111,3 +111,15 @@ def test_column_names_in_the_picture_are_escaped():
     dataset = load_csv(content.encode(), name="hostile")
     svg = train_view.data_svg(TrainConfig(dataset="csv", csv_upload="ab" * 32), (dataset, None))
     assert "<b>" not in svg and "x&lt;b&gt;" in svg and "y&amp;z" in svg
+
+
+def test_live_frames_are_lighter_than_replayed_ones():
+    config = TrainConfig(hidden=(4,), steps=2000)
+    result = train(config)
+    data = data_of(config)
+    live = train_view.frame(config, result.params, result.history, data, live=True)
+    still = train_view.frame(config, result.params, result.history, data)
+    assert len(live["loss"].data[0].x) <= 601 < len(still["loss"].data[0].x) == 2000
+    assert live["loss"].data[0].x[-1] == 2000  # thinned, but up to the last step
+    assert [t.z.shape for t in live["network"].data if t.type == "heatmap"][0] == (12, 12)
+    assert len(live["boundary"].data[0].z) < len(still["boundary"].data[0].z)
