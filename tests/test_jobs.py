@@ -163,11 +163,14 @@ def test_killing_a_cli_sweep_leaves_no_process_behind(tmp_path, signum):
     db = tmp_path / "runs.sqlite"
     sweep = subprocess.Popen([sys.executable, "-m", "lab", "--db", str(db), "sweep", "--grid", "seed=0,1,2,3",
                               "--steps", "100000", "--n", "60", "--hidden", "4", "--workers", "2", "--json"],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
     wait_for(lambda: len(children(sweep.pid)) >= 2, "the sweep's workers", timeout=60)
     workers = children(sweep.pid)
     wait_for(lambda: all(alive(pid) for pid in workers), "the workers")
+    # signalled before the workers have even imported, the cells would end with nothing to save
+    wait_for(lambda: sum(r["steps_done"] > 0 for r in RunStore(db).list()) == 2, "both cells' first checkpoint",
+             timeout=60)
     sweep.send_signal(signum)
     sweep.wait(timeout=DEADLINE)
     wait_for(lambda: not any(alive(pid) for pid in workers), "every worker to end")
