@@ -216,6 +216,20 @@ class TrainingJob:
         if done is None or done.get("error"):
             self.error = (done or {}).get("error") or self._crash_message(worker.returncode)
         self.result = self._final_result(done or {})
+        if done is None and self.result is not None and self.run_id is not None:
+            self._save_what_was_sent()
+
+    def _save_what_was_sent(self):
+        """The worker was killed before it could save (Stop, after it ignored the request): save the steps
+        and weights its frames carried, so the run is "stopped" with them rather than "interrupted"."""
+        from .runs import RunRecorder, RunStore, RunStoreError
+
+        recorder = RunRecorder(RunStore(self.store_path), self.config, name=self.name, sweep=self.sweep)
+        recorder.run_id = self.run_id
+        try:
+            recorder.finish(self.result)
+        except RunStoreError as e:
+            self.save_error = str(e)
 
     def _add_frame(self, event):
         with self._lock:

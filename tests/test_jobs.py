@@ -207,3 +207,14 @@ def test_sweep_job_reports_errors(store, tmp_path):
     job = jobs.SweepJob(grid, store, "broken", workers=1).start()
     assert job.wait(DEADLINE)
     assert "1 of 1 sweep runs failed" in job.error and "not found" in job.error
+
+
+def test_a_worker_killed_before_it_saved_leaves_its_run_stopped_with_the_steps_it_sent(store, monkeypatch):
+    monkeypatch.setattr(jobs, "KILL_AFTER", 0.0)  # Stop kills at once: the worker never gets to save
+    job = jobs.TrainingJob(LONG, store).start()
+    wait_for(lambda: job.progress()[0] > 0 and job.run_id is not None, "the first frame")
+    job.stop()
+    assert job.wait(DEADLINE) and job.error is None
+    saved = store.get(job.run_id)
+    assert saved["status"] == "stopped" and saved["steps_done"] == job.result.steps_done > 0
+    assert saved["history"]["train_loss"] == job.result.history["train_loss"]
