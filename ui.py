@@ -204,6 +204,31 @@ def data_name(config):
     return DATASET_CHOICES[config.dataset]
 
 
+# ---------------------------------------------------------------- plotly, loaded once the page is up
+def load_plotly_soon():
+    """Have the browser fetch plotly's script just after the page has become interactive.
+
+    The first plotly chart a tab shows loads a 4.7 MB script, and while it loads the rest of the
+    page stays a loading skeleton (DESIGN.md). So a page draws no chart in its first run, and this
+    fragment draws a 1-pixel chart on its first timed run instead: by the time the user's click
+    asks for real charts, plotly is loaded or loading. (Not st.rerun(): a page rerun that raced a
+    click lost the sidebar's settings.) After a few ticks it draws nothing: the script stays loaded."""
+    st.session_state["plotly_ticks"] = 0
+    _warm_up_plotly()
+
+
+@st.fragment(run_every=0.3)
+def _warm_up_plotly():
+    ticks = st.session_state.get("plotly_ticks", 0)
+    st.session_state["plotly_ticks"] = ticks + 1
+    if 0 < ticks < 20:  # a timed run, for a few seconds: long enough for the script to arrive
+        st.plotly_chart(_ONE_PIXEL, key="plotly_warm_up", config={"displayModeBar": False, "staticPlot": True})
+
+
+_ONE_PIXEL = dict(data=[], layout=dict(height=1, width=1, margin=dict(l=0, r=0, t=0, b=0),
+                                       xaxis=dict(visible=False), yaxis=dict(visible=False)))
+
+
 # ---------------------------------------------------------------- showing numbers and user text
 def format_number(value, digits=4):
     """A number readable at any size in a few characters: 0.5, 0.0123, 3.3e10, 1.2e-7, – (none)."""

@@ -39,7 +39,7 @@ def draw_frame(frame, keys):
     if frame["boundary"] is not None:
         right.plotly_chart(frame["boundary"], key=keys["boundary"])
     if frame["network"] is not None:
-        st.plotly_chart(frame["network"], key=keys["network"], use_container_width=False)
+        st.plotly_chart(frame["network"], key=keys["network"], width="content")
         st.caption(f"Blue lines are positive weights, orange negative; wider is larger (hover for the value). "
                    f"Red outline: a dead ReLU (zero on every training point); orange: a saturated unit. "
                    f"{frame['health']}")
@@ -164,7 +164,7 @@ if left.button("Train", type="primary", icon="▶️", disabled=config is None o
     job = jobs.TrainingJob(config, ui.open_store(), name=name.strip() or None).start()
     st.session_state.job = job
     st.session_state.pop("w_replay", None)
-    job.wait(timeout=1.0)  # short runs finish here and draw at once
+    job.wait(timeout=1.5)  # short runs finish here and draw at once
 
 if job is not None and not job.done:
     st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)  # outside the frames: it
@@ -176,3 +176,4 @@ elif config is not None:
     if picture is not None:
         st.image(picture)
     st.caption("Choose a dataset and a network in the sidebar, then press **Train**.")
+    ui.load_plotly_soon()
