@@ -183,6 +183,14 @@ class PreparedData:
     preprocessing: Preprocessing    # fitted on the training split
     config: TrainConfig             # the config, with the data's number of classes (a CSV's)
 
+    def network_arrays(self, split="train"):
+        """(X, y) of the "train" or "test" split as the network sees them: the chosen input
+        features of the (standardized) columns, and standardized regression targets."""
+        data = self.train if split == "train" else self.test
+        if data is None:
+            return None
+        return self.preprocessing.inputs(data.X), self.preprocessing.targets(data.y)
+
 
 def prepare_data(config, dataset=None):
     """Split the config's data (or `dataset`, e.g. an uploaded CSV) and fit its Preprocessing."""
@@ -332,7 +340,7 @@ def _train(config, on_step, should_stop, dataset):
     data = prepare_data(config, dataset)
     config, prep, train_set, test_set = data.config, data.preprocessing, data.train, data.test
     loss_name = config.loss_for(train_set.task, train_set.n_classes)
-    X_all, y_all = prep.inputs(train_set.X), prep.targets(train_set.y)
+    X_all, y_all = data.network_arrays("train")
     model = MODELS[config.engine](config, X_all.shape[1])
     opt_kwargs = {"momentum": config.momentum} if config.optimizer == "sgd" else {}
     optimizer = OPTIMIZERS[config.optimizer](model.params, lr=config.lr, **opt_kwargs)

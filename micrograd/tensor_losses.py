@@ -143,7 +143,8 @@ def l2(params, weight=1.0):
     """weight * (sum p*p over every element of every parameter), as one node: the numbers of
     weight * l2(params), without the extra node."""
     params = tuple(params)
-    out = weight * sum(float(np.vdot(p.data, p.data)) for p in params)  # BLAS dot: inf without a warning
+    flat = np.concatenate([np.ravel(p.data) for p in params] or [np.zeros(0)])  # one BLAS dot: inf, no warning
+    out = weight * float(np.vdot(flat, flat))
     return make_node(out, params, "l2", _l2_bw, weight)
 
 

@@ -233,6 +233,10 @@ def test_xor_with_only_x1_times_x2_and_no_hidden_layer():
     cfg = TrainConfig(dataset="xor", features="x1*x2", hidden=(), steps=100)
     run = train(cfg)
     assert cfg.architecture(2) == "1-1" and len(run.params) == 2
+    data = prepare_data(cfg)
+    X_net, y_net = data.network_arrays("train")
+    np.testing.assert_array_equal(X_net[:, 0], data.train.X[:, 0] * data.train.X[:, 1])
+    np.testing.assert_array_equal(y_net, data.train.y)
     assert run.final("accuracy") >= 0.95 and run.final("test_accuracy") >= 0.95
     w, b = run.params
     X = make_dataset("xor").X
