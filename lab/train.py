@@ -7,8 +7,9 @@ engine will take (estimate_scalar_seconds), so pages and the CLI agree.
 
 The history is honest: train_loss and test_loss are the same quantity (the data loss) on the
 two splits; the L1/L2 penalty, which the optimiser minimises too, is recorded as its own key.
-Per-step metrics are cheap: the train accuracy comes from the scores the loss already
-computed (full batch), the test set is scored without building a graph.
+Per-step metrics are cheap (issue 17): the train accuracy comes from the scores the loss
+already computed (full batch), and the test set is scored in the same forward pass as the
+training batch, off the graph; anything expensive (a boundary grid) is left to the pages.
 """
 import math
 import time
@@ -30,7 +31,6 @@ BLOWUP = 1e10  # a loss this many times the first one has diverged, even while s
 HISTORY_KEYS = ("step", "train_loss", "test_loss", "accuracy", "test_accuracy", "grad_norm", "lr", "time",
                 "penalty", "test_r2", "test_rmse")
 ADDED_HISTORY_KEYS = ("penalty", "test_r2", "test_rmse")  # absent from runs saved before they were recorded
-vdot = np.vdot
 
 
 @dataclass
@@ -279,7 +279,7 @@ class NumpyModel(Model):
 
     def grad_norm(self):
         grads = np.concatenate([np.ravel(p.grad) for p in self.params])
-        return math.sqrt(float(vdot(grads, grads)))  # a BLAS dot: inf on overflow, without a warning
+        return math.sqrt(float(np.vdot(grads, grads)))  # a BLAS dot: inf on overflow, without a warning
 
     def flat_parameters(self):
         return self.net.flat_parameters()
@@ -317,9 +317,8 @@ class Scorer:
 
     def regression(self, mse):
         """(R^2, RMSE) in the targets' units from the MSE in the network's units."""
-        rmse = math.sqrt(mse) * self.y_scale if mse >= 0 else math.nan
-        r2 = 1.0 - mse * self.sse_per_mse / self.sst if self.sst is not None else None
-        return r2, rmse
+        root = math.sqrt(mse) * self.y_scale if mse >= 0 else math.nan
+        return (1.0 - mse * self.sse_per_mse / self.sst if self.sst is not None else None), root
 
 
 def train(config, on_step=None, should_stop=None, dataset=None):
@@ -369,29 +368,29 @@ def _train(config, on_step, should_stop, dataset):
             X, y = X_all[idx], y_all[idx]
         optimizer.lr = rates[step]
         # one forward pass scores the batch (with a graph) and the test set (without one)
-        total, loss_value, penalty, scores, test_scores = model.objective(config, loss_name, X, y, X_test)
+        total, train_loss, penalty, scores, test_scores = model.objective(config, loss_name, X, y, X_test)
         objective = float(total.data)
         if has_diverged(objective, first_objective):
             result.status, result.diverged_at = "diverged", step + 1
             break
         first_objective = objective if first_objective is None else first_objective
         # metrics of the weights this loss was computed with, before the update
-        accuracy = test_loss = test_accuracy = r2 = rmse = None
+        train_accuracy = test_loss = test_accuracy = test_r2 = test_rmse = None
         if classify:  # a full batch is the whole training set: its scores are already computed
-            accuracy = on_train.accuracy(model.score_array(scores) if full_batch else model.predict(X_all))
+            train_accuracy = on_train.accuracy(model.score_array(scores) if full_batch else model.predict(X_all))
         if on_test is not None:
             test_loss = on_test.data_loss(test_scores)
             if classify:
                 test_accuracy = on_test.accuracy(test_scores)
             else:
-                r2, rmse = on_test.regression(test_loss)
+                test_r2, test_rmse = on_test.regression(test_loss)
         optimizer.zero_grad()
         total.backward()
         grad_norm = model.grad_norm()
         optimizer.step()
-        for add, value in zip(record, (step + 1, loss_value, test_loss, accuracy, test_accuracy, grad_norm,
-                                       optimizer.lr, time.perf_counter() - start, penalty, r2, rmse)):
-            add(value)
+        for add, value in zip(record, (step + 1, train_loss, test_loss, train_accuracy, test_accuracy, grad_norm,
+                                       optimizer.lr, time.perf_counter() - start, penalty, test_r2, test_rmse)):
+            add(value)  # in HISTORY_KEYS order
         if on_step is not None:
             result.elapsed = time.perf_counter() - start
             on_step(result)
