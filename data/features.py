@@ -10,6 +10,8 @@ then applied unchanged to the test split and to any grid drawn later.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 FEATURES = {
@@ -25,10 +27,11 @@ DEFAULT_FEATURES = ("x1", "x2")
 
 
 def parse_features(text) -> tuple[str, ...]:
-    """'x1, x1*x2' -> ('x1', 'x1*x2'): known names, each once, in FEATURES order.
+    """'x1, x1*x2' -> ('x1', 'x1*x2'): known names, each once, in FEATURES order. Names are
+    separated by commas or by '+' ('x1+x2+x1*x2': one value of a comma-separated sweep grid).
 
     Raises ValueError naming the unknown feature and the valid ones."""
-    parts = [p.strip().lower().replace(" ", "") for p in str(text).split(",")]
+    parts = [p.strip().lower().replace(" ", "") for p in re.split(r"[,+]", str(text))]
     chosen = {p for p in parts if p}
     if not chosen:
         raise ValueError(f"choose at least one input feature from: {', '.join(FEATURES)}")

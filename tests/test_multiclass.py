@@ -249,6 +249,9 @@ def test_xor_with_only_x1_times_x2_and_no_hidden_layer():
 def test_features_are_validated_and_normalised():
     assert TrainConfig(features=" X1*x2 ,x1, x1 ").features == "x1,x1*x2"
     assert TrainConfig(features=["sin(x2)", "x1"]).input_features == ("x1", "sin(x2)")
+    from lab.sweep import parse_grid  # '+' separates features inside one value of a comma-separated grid
+    grid = parse_grid(["features=x1+x2,x1*x2"], TrainConfig(dataset="xor"))
+    assert [c.features for c in grid.configs] == ["x1,x2", "x1*x2"]
     for bad, words in [("x3", "unknown input feature 'x3'"), ("", "at least one"), (",", "at least one")]:
         with pytest.raises(ConfigError, match=words):
             TrainConfig(features=bad)
