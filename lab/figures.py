@@ -13,7 +13,8 @@ from .train import (accuracy, class_accuracy, confusion, decision_grid, predict,
                     r2_score, rmse, softmax)
 
 PALETTE = qualitative.Plotly + qualitative.D3
-LAYOUT = dict(template=go.layout.Template(),  # Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
+# Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
+LAYOUT = dict(template=go.layout.Template(),
               margin=dict(l=60, r=20, t=50, b=50), height=360,
               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
@@ -58,7 +59,8 @@ def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss", 
             fig.add_trace(go.Scatter(x=xs, y=np.array(ys, dtype=float) if as_arrays else ys, mode="lines",
                                      name=f"{c['name']} ({suffix})",
                                      line=dict(color=c.get("color"), dash=dash),
-                                     hovertemplate=f"{what} %{{y:.4g}}<br>{x_key} %{{x:.4g}}<extra>{c['name']}</extra>"))
+                                     hovertemplate=f"{what} %{{y:.4g}}<br>{x_key} %{{x:.4g}}"
+                                                   f"<extra>{c['name']}</extra>"))
     y_title = "data loss" + (" and penalty" if show_penalty else " (penalty not included)")
     fig.update_layout(title=title, xaxis_title="step" if x_key == "step" else "wall time (s)",
                       yaxis_title=y_title + (" (log scale)" if log_y else ""), **LAYOUT)
@@ -83,7 +85,8 @@ def metrics_figure(curves, task, x_key="step", title=None):
                 continue
             fig.add_trace(go.Scatter(x=h[x_key], y=ys, mode="lines", name=f"{c['name']} ({what})", yaxis=axis,
                                      line=dict(color=c.get("color"), dash=dash),
-                                     hovertemplate=f"{what} %{{y:.4g}}<br>{x_key} %{{x:.4g}}<extra>{c['name']}</extra>"))
+                                     hovertemplate=f"{what} %{{y:.4g}}<br>{x_key} %{{x:.4g}}"
+                                                   f"<extra>{c['name']}</extra>"))
     if classify:
         fig.update_layout(yaxis=dict(title="accuracy", tickformat=".0%", range=[0, 1.02]))
     else:
@@ -133,7 +136,8 @@ def predictions_figure(task, scores, y, title="Predictions vs targets", class_na
         lo, hi = float(min(scores.min(), y.min())), float(max(scores.max(), y.max()))
         fig.add_trace(go.Scatter(x=y, y=scores, mode="markers", name="samples", marker=dict(size=6, opacity=0.7),
                                  hovertemplate="target %{x:.3g}<br>prediction %{y:.3g}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line=dict(dash="dash", color="gray")))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
+                                 line=dict(dash="dash", color="gray")))
         fig.update_layout(xaxis_title="target", yaxis_title="prediction")
         fig.update_layout(title=title, **LAYOUT)
         return fig
@@ -219,7 +223,8 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
             fig.add_trace(go.Contour(x=xs, y=ys, z=Z, showscale=False, contours=dict(start=0, end=0, coloring="lines"),
                                      line=dict(width=2, color="black"), hoverinfo="skip", name="boundary"))
         truth = class_indices(y)
-        symbols = ["diamond", "circle", "square", "triangle-up", "x", "star", "cross", "pentagon", "hexagon", "star-diamond"]
+        symbols = ["diamond", "circle", "square", "triangle-up", "x", "star", "cross", "pentagon", "hexagon",
+                   "star-diamond"]
         for j in range(k):
             m = truth == j
             fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {names[j]}",
@@ -230,7 +235,8 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
                                  hovertemplate="output %{z:.3g}<extra></extra>"))
         fig.add_trace(go.Scatter(x=X[:, 0], y=X[:, 1], mode="markers", name="samples",
                                  marker=dict(color=y, colorscale="Viridis", size=7, line=dict(color="white", width=1))))
-    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1], **{**LAYOUT, "height": 420})
+    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1],
+                      **{**LAYOUT, "height": 420})
     fig.update_xaxes(range=[xs[0], xs[-1]])
     fig.update_yaxes(range=[ys[0], ys[-1]])
     return fig
@@ -246,8 +252,8 @@ def fit_figure(X, y, grid_x, grid_pred, title="Fit", feature_name="x"):
 
 
 def bar_figure(names, values, colors, title, y_title):
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors, text=[f"{v:.3g}" if v is not None else "-" for v in values],
-                           textposition="outside"))
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors,
+                           text=[f"{v:.3g}" if v is not None else "-" for v in values], textposition="outside"))
     fig.update_layout(title=title, yaxis_title=y_title, xaxis_title="run", showlegend=False, **LAYOUT)
     return fig
 
@@ -256,7 +262,8 @@ def heatmap_figure(x_values, y_values, Z, x_title, y_title, title, text=None, z_
     fig = go.Figure(go.Heatmap(x=[str(v) for v in x_values], y=[str(v) for v in y_values], z=Z, colorscale="Viridis_r",
                                colorbar=dict(title=z_title), text=text,
                                texttemplate="%{z:.3g}" if text is None else "%{text}",
-                               hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y}}<br>{z_title} %{{z:.4g}}<extra></extra>"))
+                               hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y}}<br>{z_title} %{{z:.4g}}"
+                                             "<extra></extra>"))
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, xaxis_type="category",
                       yaxis_type="category", **LAYOUT)
     return fig
