@@ -22,7 +22,7 @@ from data import (DEFAULT_FEATURES, Dataset, expand_features, fit_standardizer, 
                   train_test_split)
 from micrograd import MLP, losses as scalar_losses, tensor_losses
 from micrograd.optim import OPTIMIZERS
-from micrograd.tensor_losses import class_indices, loss_value
+from micrograd.tensor_losses import class_indices, loss_evaluator, loss_value
 from micrograd.tensor_nn import TensorMLP
 
 from .config import ConfigError, TrainConfig
@@ -278,7 +278,7 @@ class NumpyModel(Model):
         return scores.data
 
     def grad_norm(self):
-        grads = np.concatenate([np.ravel(p.grad) for p in self.params])
+        grads = np.concatenate([p.grad.reshape(-1) for p in self.params])
         return math.sqrt(float(np.vdot(grads, grads)))  # a BLAS dot: inf on overflow, without a warning
 
     def flat_parameters(self):
@@ -292,8 +292,7 @@ class Scorer:
     """The per-step metrics of one split from its scores, with what does not change precomputed."""
 
     def __init__(self, data_set, prep, loss_name):
-        self.loss_name = loss_name
-        self.y = prep.targets(data_set.y)
+        self.data_loss = loss_evaluator(loss_name, prep.targets(data_set.y))  # scores -> the data loss
         self.n = data_set.n
         self.classify = data_set.task == "classification"
         if self.classify:
@@ -311,9 +310,6 @@ class Scorer:
         else:
             hits = np.count_nonzero(scores.argmax(axis=1) == self.index)
         return hits / self.n
-
-    def data_loss(self, scores):
-        return loss_value(self.loss_name, scores, self.y)
 
     def regression(self, mse):
         """(R^2, RMSE) in the targets' units from the MSE in the network's units."""

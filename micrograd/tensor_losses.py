@@ -11,7 +11,8 @@ import numpy as np
 
 from .tensor import Tensor, constant, make_node, quiet, unbroadcast
 
-__all__ = ["mse", "hinge", "bce_with_logits", "cross_entropy", "class_indices", "l1", "l2", "LOSSES", "loss_value"]
+__all__ = ["mse", "hinge", "bce_with_logits", "cross_entropy", "class_indices", "l1", "l2", "LOSSES", "loss_value",
+           "loss_evaluator"]
 
 _f64 = np.float64
 _asarray = np.asarray
@@ -143,7 +144,7 @@ def l2(params, weight=1.0):
     """weight * (sum p*p over every element of every parameter), as one node: the numbers of
     weight * l2(params), without the extra node."""
     params = tuple(params)
-    flat = np.concatenate([np.ravel(p.data) for p in params] or [np.zeros(0)])  # one BLAS dot: inf, no warning
+    flat = np.concatenate([p.data.reshape(-1) for p in params] or [np.zeros(0)])  # one BLAS dot: inf, no warning
     out = weight * float(np.vdot(flat, flat))
     return make_node(out, params, "l2", _l2_bw, weight)
 
@@ -154,14 +155,24 @@ def _l2_bw(g, node):
 
 
 LOSSES = {"mse": mse, "hinge": hinge, "bce": bce_with_logits, "ce": cross_entropy}
-# each loss's arithmetic on plain arrays, with the labels as that loss reads them
-_VALUES = {"mse": lambda z, y: _mse(z, _labels(y)), "hinge": lambda z, y: _hinge(z, _labels(y)),
-           "bce": lambda z, y: _bce(z, (_labels(y) > 0).astype(_f64)),
-           "ce": lambda z, y: _ce(z, class_indices(y))}
+# each loss's arithmetic on plain arrays, and its labels as that arithmetic reads them
+_FORWARD = {"mse": _mse, "hinge": _hinge, "bce": _bce, "ce": _ce}
+_TARGETS = {"mse": _labels, "hinge": _labels, "bce": lambda y: (_labels(y) > 0).astype(_f64), "ce": class_indices}
 
 
 @quiet
 def loss_value(name, scores, labels):
     """The loss `name` of plain arrays as a float, without building a node: the same formula
     and numbers as LOSSES[name] (for evaluating a test set)."""
-    return float(_VALUES[name](_asarray(scores, dtype=_f64), labels)[0])
+    return float(_FORWARD[name](_asarray(scores, dtype=_f64), _TARGETS[name](labels))[0])
+
+
+def loss_evaluator(name, labels):
+    """scores -> loss_value(name, scores, labels), with the labels read once: for scoring the
+    same test set at every training step."""
+    forward, targets = _FORWARD[name], _TARGETS[name](labels)
+
+    @quiet
+    def evaluate(scores):
+        return float(forward(scores, targets)[0])
+    return evaluate
