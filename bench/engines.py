@@ -13,7 +13,11 @@ exits with status 1 and names the engines that disagree otherwise.
 Engines: micrograd 0.1.0 from PyPI (the original, loaded by bench/reference.py
 from .vendor/, never installed into the environment), our scalar engine
 (micrograd.nn.MLP), our numpy engine (micrograd.tensor_nn.TensorMLP), PyTorch
-float64 on one thread, and a hand-written numpy forward/backward.
+float64 on one thread, and a hand-written numpy forward/backward. One more row,
+`lab.train`, is the app's training loop on the numpy engine: the same step plus
+everything it records per step (data loss, penalty, accuracy, test loss and
+accuracy on 25 held-out points, gradient norm); its ms/step comes from the
+loop's own per-step time stamps, so building the data and the net is not counted.
 
 Timing: time.perf_counter around a block of steps; ms/step is the median over
 repeats of (block time / steps); engines take turns block by block so that a
@@ -215,6 +219,60 @@ class HandNumpy:
         return float(loss)
 
 
+def lab_train_dataset(X, y, test_fraction=0.2, seed=SEED):
+    """A Dataset whose training split (lab's train_test_split with `seed`) is exactly (X, y), in
+    order, plus fresh moons points as its test split: lab.train then trains on the reference data."""
+    from data import Dataset, train_test_split
+    n_test = round(len(y) * test_fraction / (1 - test_fraction))
+    total = len(y) + n_test
+    order = np.random.default_rng(seed).permutation(total)  # the permutation train_test_split draws
+    X_test, y_test = make_moons(n_test, seed=seed + 1)
+    rows, labels = np.empty((total, 2)), np.empty(total)
+    rows[order[n_test:]], labels[order[n_test:]] = X, y
+    rows[order[:n_test]], labels[order[:n_test]] = X_test, y_test
+    dataset = Dataset("reference moons", rows, labels, "classification", ("x1", "x2"))
+    train_set, _ = train_test_split(dataset, test_fraction, seed=seed)
+    assert np.array_equal(train_set.X, X) and np.array_equal(train_set.y, y)
+    return dataset
+
+
+class LabTrain:
+    """lab.train.train on the numpy engine: not a step() engine, a whole run per block."""
+    name = "lab.train (numpy)"
+
+    def __init__(self, X, y, sizes):
+        from lab.config import TrainConfig
+        self.dataset = lab_train_dataset(X, y)
+        self.config = TrainConfig(hidden=tuple(sizes[1:-1]), activation="relu", output_activation="linear",
+                                  loss="hinge", optimizer="sgd", lr=LR, lr_schedule="constant", l2=ALPHA,
+                                  test_fraction=0.2, data_seed=SEED, seed=SEED, engine="numpy")
+
+    def run(self, steps):
+        """(ms per step from the loop's time stamps, the objective per step: data loss + penalty)."""
+        from lab.train import train
+        h = train(self.config.replace(steps=steps), dataset=self.dataset).history
+        ms = (h["time"][-1] - h["time"][0]) / (steps - 1) * 1e3
+        return ms, [loss + penalty for loss, penalty in zip(h["train_loss"], h["penalty"])]
+
+
+def time_lab_train(lab, hand, steps, repeats):
+    """lab.train's ms/step and hand-written numpy's, measured in turns (median over repeats)."""
+    lab_ms, hand_ms, losses = [], [], None
+    lab.run(10)  # warm up
+    for _ in range(repeats):
+        hand.reset()
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(steps):
+            hand.step()
+        hand_ms.append((time.perf_counter() - start) / steps * 1e3)
+        gc.collect()
+        ms, run_losses = lab.run(steps)
+        lab_ms.append(ms)
+        losses = losses or run_losses
+    return statistics.median(lab_ms), statistics.median(hand_ms), losses
+
+
 ENGINES = [Original, Scalar, Numpy, Torch, HandNumpy]
 VECTORIZED = [Numpy, Torch, HandNumpy]
 
@@ -337,6 +395,8 @@ def main(argv=None):
     steps[Scalar.name], reps[Scalar.name] = scalar_steps, scalar_reps
 
     results = time_engines(engines, steps, reps, budget=fast_budget)
+    lab = LabTrain(X, y, sizes)
+    lab_ms, lab_hand_ms, lab_losses = time_lab_train(lab, by_name[HandNumpy.name], fast_steps, fast_reps)
     # one traced step of the original costs seconds (tracemalloc slows its ~65k-node graph down): full runs only
     memory = {e.name: peak_step_memory(e, warm=not isinstance(e, Original)) for e in engines
               if not (quick and isinstance(e, Original))}
@@ -352,6 +412,8 @@ def main(argv=None):
         ratio = f"{ms / torch_ms:,.0f}x" if ms / torch_ms >= 100 else f"{ms / torch_ms:.3g}x"
         print(f"{e.name:<28} {fmt_ms(ms):>10} {ratio:>9} {mem:>15} {hist[n_check - 1]:>20.15g} "
               f"{long_loss:>20}")
+    print(f"{lab.name:<28} {fmt_ms(lab_ms):>10} {lab_ms / torch_ms:>8.3g}x {'-':>15} "
+          f"{lab_losses[n_check - 1]:>20.15g} {lab_losses[fast_steps - 1]:>20.15g}")
     print("*  tracemalloc: peak traced bytes during one step above the bytes held before it")
     print("** torch allocates tensor storage in C++, outside tracemalloc's view: Python-side objects only")
     if quick:
@@ -369,6 +431,16 @@ def main(argv=None):
             failures.append(f"{e.name}: loss@{n_check} {results[e.name][1][n_check - 1]!r} vs {ref_loss!r} "
                             f"({ref_name}), relative {d:.2e}")
     long_ref = results[Numpy.name][1][fast_steps - 1]
+    for name, loss_at in ((lab.name, lab_losses[n_check - 1]),):
+        d = rel_diff(loss_at, ref_loss)
+        worst = max(worst, d)
+        if d > RTOL:
+            failures.append(f"{name}: loss@{n_check} {loss_at!r} vs {ref_loss!r} ({ref_name}), relative {d:.2e}")
+    d = rel_diff(lab_losses[fast_steps - 1], long_ref)
+    worst = max(worst, d)
+    if d > RTOL:
+        failures.append(f"{lab.name}: loss@{fast_steps} {lab_losses[fast_steps - 1]!r} vs {long_ref!r} "
+                        f"({Numpy.name}), relative {d:.2e}")
     for cls in VECTORIZED:
         d = rel_diff(results[cls.name][1][fast_steps - 1], long_ref)
         worst = max(worst, d)
@@ -396,6 +468,9 @@ def main(argv=None):
           f"(target <= 0.5x: {verdict(numpy_ms <= 0.5 * torch_ms)})")
     print(f"numpy engine vs hand-written numpy: {numpy_ms / hand_ms:.2f}x the time "
           f"(target <= 1.5x: {verdict(numpy_ms <= 1.5 * hand_ms)})")
+    lab_ratio = lab_ms / lab_hand_ms
+    print(f"lab.train step vs hand-written numpy (measured in turns): {lab_ratio:.2f}x the time "
+          f"(target <= 1.5x: {verdict(lab_ratio <= 1.5)}; aim 1.2x)")
 
     # ---- scalar memory stays flat
     blocks = memory_over_steps(by_name[Scalar.name], flat_steps)

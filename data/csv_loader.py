@@ -4,9 +4,9 @@ Rules:
 - comma-separated, UTF-8 (a BOM is fine), the first non-blank row is the header;
 - every column but the target holds numbers (quotes and surrounding spaces are fine);
 - the target is the column named ``target`` (any case) if there is one, else the last column;
-- a numeric target with two distinct values is classification (lower -> -1, higher -> +1),
-  with more values it is regression; a text target must have exactly two classes
-  (sorted names -> -1, +1);
+- a numeric target with two distinct values is classification (lower -> -1, higher -> +1);
+  whole numbers with 3-10 distinct values, or 3-10 distinct texts, are classes 0..k-1
+  (``dataset.class_target``); other numbers are regression; two texts are sorted -> -1, +1;
 - blank lines are skipped; too many rows or feature columns are rejected, never truncated;
 - a column name or a cell longer than 100 characters is rejected (a 5 MB column name once froze
   every browser that showed the run), and a message quotes at most about 60 characters of it.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError
+from .dataset import Dataset, DatasetError, class_target
 
 MAX_ROWS = 10_000
 MAX_FEATURES = 20
@@ -347,6 +347,9 @@ def _target(cells: list[str], row_numbers: list[int], target_name: str):
             for v, c in zip(values, cells):
                 first_text.setdefault(v, c)
             return np.where(y == hi, 1.0, -1.0), "classification", (first_text[lo], first_text[hi])
+        classes = class_target(cells, values, target_name)
+        if classes is not None:
+            return classes[0], "classification", classes[1]
         return y, "regression", None
 
     counts = Counter(cells)
@@ -359,17 +362,6 @@ def _target(cells: list[str], row_numbers: list[int], target_name: str):
         raise DatasetError(f'Row {row_numbers[i]}, column {_col(target_name)} (the target): {_cell_problem(cells[i])}.')
     if len(counts) < 2:
         raise DatasetError(f"{where} has the same class ({_quoted(cells[0], 20)}) in every row; a text target needs "
-                           f"exactly two classes.")
-    shown = ", ".join(f"{_quoted(c, 12)}: {k} row{'' if k == 1 else 's'}" for c, k in counts.most_common(5))
-    more = f", and {len(counts) - 5} more" if len(counts) > 5 else ""
-    first_seen = []
-    for c, row in zip(cells, row_numbers):
-        if c not in first_seen:
-            first_seen.append(c)
-            if len(first_seen) == 3:
-                third_row = row
-                break
-    raise DatasetError(
-        f"{where} has {len(counts)} different text values ({shown}{more}); a text target must have exactly "
-        f"two classes (the third, {_quoted(first_seen[2], 20)}, first appears in row {third_row}). Keep only two "
-        f"classes, or use numbers for a regression target.")
+                           f"at least two classes.")
+    y, class_names = class_target(cells, None, target_name)  # 3 to 10 classes; more are refused there
+    return y, "classification", class_names

@@ -147,9 +147,12 @@ def summary_line(run):
 
 
 def run_json(run):
+    history = run.get("history")
+    last = lambda key: (history.get(key) or [None])[-1] if history else None  # noqa: E731
     return {**{k: v for k, v in run.items() if k not in ("config", "history")}, "run_id": run["id"],
-            "config": run["config"].to_dict(), "history": run.get("history"),
-            "losses": run["history"]["train_loss"] if "history" in run else None}
+            "config": run["config"].to_dict(), "history": history,
+            "losses": history["train_loss"] if history else None,
+            "final_test_accuracy": last("test_accuracy"), "final_r2": last("test_r2")}
 
 
 def cmd_train(args, store):

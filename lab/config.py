@@ -1,26 +1,35 @@
 """TrainConfig: the one description of a training run, shared by the CLI, the pages and the store.
 
 The names it accepts come from where they are defined (datasets from data's generators,
-activations from micrograd.nn), so adding a dataset or an activation there is enough.
+activations from micrograd.nn, input features from data.features), so adding one there is enough.
+A field added later gets a default that reproduces what older runs did, so a stored run's
+config (which lacks the field) still opens.
 
 A config may come from a link or an imported file, so it never names a file from there: `csv_path`
 is for the CLI's own --csv flag only (from_dict refuses it), and an uploaded CSV is named by the
-content hash under which the run store keeps it (`csv_upload`)."""
+content hash under which the run store keeps it (`csv_upload`).
+"""
 import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from data import GENERATORS, REGRESSION_DATASETS
+from data import DEFAULT_FEATURES, FEATURES, GENERATORS, MAX_CLASSES, REGRESSION_DATASETS, parse_features
 from micrograd.nn import ACTIVATIONS, parameter_count
 
 DATASETS = (*GENERATORS, "csv")  # the generated sets, and a CSV file
-LOSSES = ("auto", "hinge", "bce", "mse")
+LOSSES = ("auto", "hinge", "bce", "mse", "ce")
+BINARY_LOSSES = ("hinge", "bce")   # one score per sample: its sign is the class
+STANDARDIZE = ("auto", "on", "off")  # auto: on for CSV data, off for the generated sets
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "linear", "cosine")
 ENGINES = ("numpy", "scalar")
 MAX_STEPS, MAX_SAMPLES, MAX_LAYERS, MAX_WIDTH = 100_000, 10_000, 8, 256
 MAX_SEED = 2**63 - 1
 UPLOAD_HASH = re.compile(r"[0-9a-f]{64}")  # sha256, hex: how the run store names an uploaded CSV
+
+
+# What runs saved before a field existed did: standardization came with it, on by default for CSV data.
+STORED_RUN_DEFAULTS = {"standardize": "off"}
 
 
 class ConfigError(ValueError):
@@ -35,14 +44,17 @@ class TrainConfig:
     noise: float = 0.1
     test_fraction: float = 0.2
     data_seed: int = 0
+    classes: int = 2            # spiral arms / blob centres (2-6); a CSV's classes come from its target column
     csv_path: str = ""          # the file, when dataset == "csv" and the CLI reads it from disk
     csv_upload: str = ""        # or the sha256 of a CSV kept by the run store (RunStore.save_upload)
+    features: str = "x1,x2"     # the network's inputs for 2-D data, from data.FEATURES, comma-separated
+    standardize: str = "auto"   # mean 0 / std 1 inputs (and regression targets), fitted on the training split
     # network
     hidden: tuple = (16, 16)
     activation: str = "relu"
     output_activation: str = "linear"
     # objective and optimisation
-    loss: str = "auto"          # auto: hinge for classification, mse for regression
+    loss: str = "auto"          # auto: hinge for two classes, ce for more, mse for regression
     optimizer: str = "sgd"
     lr: float = 0.5
     lr_schedule: str = "linear"  # decays to 10% of lr by the last step
@@ -63,6 +75,13 @@ class TrainConfig:
         except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"hidden must be a list of layer widths, like [16, 16]; got {quoted(hidden)}") from None
         object.__setattr__(self, "hidden", hidden)
+        features = self.features
+        if isinstance(features, (list, tuple)):
+            features = ",".join(map(str, features))
+        try:  # one spelling per choice of features, so equal configs compare (and link) equal
+            object.__setattr__(self, "features", ",".join(parse_features(features)))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         for f in fields(self):  # coerce numbers (query strings, JSON ints for floats)
             value = getattr(self, f.name)
             if f.type in (int, float) and not isinstance(value, f.type):
@@ -77,7 +96,8 @@ class TrainConfig:
 
     def validate(self):
         choose = {"dataset": DATASETS, "activation": ACTIVATIONS, "output_activation": ACTIVATIONS,
-                  "loss": LOSSES, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "engine": ENGINES}
+                  "loss": LOSSES, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "engine": ENGINES,
+                  "standardize": STANDARDIZE}
         for name, options in choose.items():
             if getattr(self, name) not in options:
                 raise ConfigError(f"unknown {name} {quoted(getattr(self, name))}; choose one of: {', '.join(options)}")
@@ -108,14 +128,54 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        self._validate_classes_and_features()
 
-    def loss_for(self, task):
-        """The loss actually used for a dataset's task."""
+    def _validate_classes_and_features(self):
+        generator = GENERATORS.get(self.dataset)
+        top = MAX_CLASSES if generator is None else generator.max_classes
+        if not 2 <= self.classes <= top:
+            if top == 2:
+                multi = [name for name, fn in GENERATORS.items() if fn.max_classes > 2]
+                raise ConfigError(f"{self.dataset} has two classes; classes applies to {' and '.join(multi)} "
+                                  f"(and a CSV's classes come from its target column)")
+            raise ConfigError(f"classes must be between 2 and {top} for {self.dataset}, got {self.classes}")
+        if self.classes > 2 and self.loss not in ("auto", "ce"):
+            raise ConfigError(f"{self.loss} is a two-class loss; {self.classes} classes need ce (or auto)")
+        if self.dataset in REGRESSION_DATASETS and self.loss == "ce":
+            raise ConfigError(f"{self.dataset} is a regression dataset: use the mse loss")
+        if generator is not None and generator.n_features != 2 and self.input_features != DEFAULT_FEATURES:
+            raise ConfigError(f"input features apply to 2-D data (x1, x2); {self.dataset} has "
+                              f"{generator.n_features} input column{'s' if generator.n_features > 1 else ''}")
+
+    @property
+    def input_features(self):
+        """The chosen input features as a tuple, e.g. ('x1', 'x2', 'x1*x2')."""
+        return tuple(self.features.split(","))
+
+    def loss_for(self, task, n_classes=None):
+        """The loss actually used for a dataset's task (n_classes: the data's, default self.classes)."""
+        k = self.classes if n_classes is None else n_classes
+        if task == "regression" and self.loss not in ("auto", "mse"):
+            raise ConfigError(f"{self.loss} needs class labels; this dataset is regression: use mse")
+        if task == "classification" and k > 2 and self.loss not in ("auto", "ce"):
+            raise ConfigError(f"{self.loss} is a two-class loss; this dataset has {k} classes: use ce (or auto)")
         if self.loss != "auto":
-            if task == "regression" and self.loss != "mse":
-                raise ConfigError(f"{self.loss} needs class labels; this dataset is regression: use mse")
             return self.loss
-        return "hinge" if task == "classification" else "mse"
+        if task == "regression":
+            return "mse"
+        return "ce" if k > 2 else "hinge"
+
+    def standardizes(self):
+        """Whether inputs (and regression targets) are standardized: "auto" means for CSV data."""
+        return self.standardize == "on" or (self.standardize == "auto" and self.dataset == "csv")
+
+    def n_inputs(self, n_features):
+        """The network's inputs for data with n_features columns: the chosen features of 2-D data."""
+        return len(self.input_features) if n_features == 2 else n_features
+
+    def n_outputs(self):
+        """One score per sample (its sign is the class, or the regression output), or one logit per class for ce."""
+        return self.classes if self.loss == "ce" or self.classes > 2 else 1
 
     def replace(self, **changes):
         return TrainConfig(**{**self.to_dict(), **changes})
@@ -124,6 +184,12 @@ class TrainConfig:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
+
+    @classmethod
+    def from_stored(cls, d):
+        """Build from a stored run's config: fields it lacks take the value that reproduces what the
+        run did when it was saved (e.g. no standardization), not today's default."""
+        return cls.from_dict({**STORED_RUN_DEFAULTS, **d})
 
     @classmethod
     def from_dict(cls, d):
@@ -144,12 +210,12 @@ class TrainConfig:
                 if getattr(self, f.name) != getattr(default, f.name) and f.name not in ("csv_path", "csv_upload")}
 
     def architecture(self, n_features):
-        """'2-16-16-1': the layer widths from the inputs to the output."""
-        return "-".join(map(str, [n_features, *self.hidden, 1]))
+        """'2-16-16-1': the layer widths from the inputs to the output, for data with n_features columns."""
+        return "-".join(map(str, [self.n_inputs(n_features), *self.hidden, self.n_outputs()]))
 
     def parameter_count(self, n_features):
-        """Weights and biases of this config's network for `n_features` inputs."""
-        return parameter_count(n_features, [*self.hidden, 1])
+        """Weights and biases of this config's network for data with `n_features` columns."""
+        return parameter_count(self.n_inputs(n_features), [*self.hidden, self.n_outputs()])
 
 
 def format_hidden(hidden):
@@ -177,10 +243,14 @@ def parse_hidden(text):
 FIELD_HELP = {
     "dataset": "which data to learn", "n": "number of samples", "noise": "noise added to the data",
     "test_fraction": "share of samples held out for testing", "data_seed": "seed of the data and the split",
+    "classes": "number of classes: spiral arms or blob centres, 2-6",
     "csv_path": "a CSV file (dataset csv)", "csv_upload": "the sha256 of a CSV kept by the run store",
+    "features": f"the network's inputs for 2-D data, comma-separated from: {', '.join(FEATURES)}",
+    "standardize": "standardize inputs and regression targets on the training split: auto (CSV data), on, off",
     "hidden": "hidden layer widths, e.g. 16,16 (empty for none)",
     "activation": "hidden-layer activation", "output_activation": "output activation",
-    "loss": "loss function", "optimizer": "optimizer", "lr": "learning rate",
+    "loss": "loss function: auto (hinge for two classes, ce for more, mse for regression), hinge, bce, mse, ce",
+    "optimizer": "optimizer", "lr": "learning rate",
     "lr_schedule": "learning-rate schedule", "momentum": "SGD momentum",
     "batch_size": "mini-batch size (0: full batch)",
     "l1": "L1 penalty weight", "l2": "L2 penalty weight", "steps": "training steps",

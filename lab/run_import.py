@@ -16,7 +16,7 @@ import time
 from data import MAX_FEATURES
 
 from .config import MAX_LAYERS, MAX_STEPS, ConfigError, TrainConfig, quoted
-from .train import HISTORY_KEYS
+from .train import ADDED_HISTORY_KEYS, HISTORY_KEYS, complete_history
 
 MAX_IMPORT_BYTES = 64 * 2**20
 MAX_IMPORT_RUNS = 500           # runs in one file
@@ -154,14 +154,16 @@ def check_config(config, problem):
         if not ok:
             raise problem(f"bad config: {quoted(key)} has a value of the wrong type or size")
     try:
-        return TrainConfig.from_dict(config)
+        return TrainConfig.from_stored(config)  # fields an older export lacks: what that run did
     except ConfigError as e:
         raise problem(f"bad config: {e}") from None
 
 
 def check_history(history, problem):
-    if not isinstance(history, dict) or set(history) != set(HISTORY_KEYS):
+    older = set(HISTORY_KEYS) - set(ADDED_HISTORY_KEYS)  # an export made before those keys were recorded
+    if not isinstance(history, dict) or set(history) not in (set(HISTORY_KEYS), older):
         raise problem(f"history must have exactly the keys {', '.join(HISTORY_KEYS)}")
+    history = complete_history(history)
     if not all(isinstance(history[k], list) for k in HISTORY_KEYS):
         raise problem("history values must be lists")
     lengths = {len(history[k]) for k in HISTORY_KEYS}

@@ -34,7 +34,7 @@ from data import DatasetError, load_csv
 
 from .config import TrainConfig
 from .run_import import EXPORT_FIELDS, MAX_NAME, ImportProblem, parse_export
-from .train import HISTORY_KEYS
+from .train import HISTORY_KEYS, complete_history
 
 ENV_VAR = "MICROGRAD_RUNS_DB"
 TIMEOUT_ENV = "MICROGRAD_RUNS_TIMEOUT"   # seconds a call waits for a locked store (default 30)
@@ -284,7 +284,8 @@ class RunStore:
             raise RunStoreError(f"no run with id {run_id}")
         try:
             run = _decode(row)
-            run["history"], run["params"] = json.loads(row["history"]), json.loads(row["params"])
+            run["history"] = complete_history(json.loads(row["history"]))  # keys newer runs record: None
+            run["params"] = json.loads(row["params"])
             run["snapshots"] = {int(step): weights for step, weights in json.loads(row["snapshots"] or "{}").items()}
         except (ValueError, TypeError, KeyError) as e:
             raise RunStoreError(f"run #{run_id} cannot be read: {e}") from None
@@ -424,7 +425,7 @@ def _decode(row):
     run = {k: row[k] for k in SUMMARY_COLUMNS}
     config = json.loads(row["config"])
     config.pop("csv_path", None)  # rows from older stores or imports may name a file: never hand it out
-    run["config"] = TrainConfig.from_dict(config)
+    run["config"] = TrainConfig.from_stored(config)  # fields an older row lacks: what that run did
     if not (isinstance(run["created"], (int, float)) and MIN_CREATED <= run["created"] <= MAX_CREATED):
         raise ValueError(f"its creation time {run['created']!r} is out of range")
     if run["status"] == "running" and not _owner_alive(row["owner"], row["heartbeat"]):

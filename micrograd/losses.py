@@ -1,4 +1,7 @@
-"""Loss functions and penalties over lists of Values (labels for classification are +-1)."""
+"""Loss functions and penalties over lists of Values.
+
+Labels for two classes are +-1 (one score per sample); for k classes they are the class
+indices 0 .. k-1 and each sample has k scores (logits), for softmax cross-entropy."""
 import math
 
 from .engine import Value, sigmoid
@@ -32,12 +35,41 @@ def bce_with_logits(logits, labels):
     return mean(terms)
 
 
-def l1(params):
-    return Value.sum([p.abs() for p in params])
+def class_index(label):
+    """The class a label names: 0 .. k-1 for k classes; -1 / +1 (two classes) -> 0 / 1."""
+    return int(label) if label > 0 else 0
 
 
-def l2(params):
-    return Value.sum([p * p for p in params])
+def cross_entropy(logits, labels):
+    """Softmax cross-entropy, the mean over samples, as torch.nn.functional.cross_entropy.
+
+    logits: per sample a list of k Values; labels: class indices (or +-1 for two classes).
+    Each term log(sum_j exp(z_j)) - z_label is computed as m + log(sum_j exp(z_j - m)) - z_label
+    with m = max_j z_j, so no exp overflows, and is one node whose local derivatives are
+    softmax(z)_j - [j == label]: the formula the numpy engine uses."""
+    terms = []
+    for row, label in zip(logits, labels):
+        target = class_index(label)
+        zs = [z.data for z in row]
+        m = max(zs)
+        exps = [math.exp(z - m) for z in zs]
+        total = sum(exps)
+        loss = m + math.log(total) - zs[target]
+        local = tuple(e / total - (1.0 if j == target else 0.0) for j, e in enumerate(exps))
+        terms.append(Value(loss, tuple(row), "ce", local))
+    return mean(terms)
 
 
-LOSSES = {"mse": mse, "hinge": hinge, "bce": bce_with_logits}
+def l1(params, weight=1.0):
+    """weight * sum |p|."""
+    total = Value.sum([p.abs() for p in params])
+    return total if weight == 1.0 else weight * total
+
+
+def l2(params, weight=1.0):
+    """weight * sum p*p."""
+    total = Value.sum([p * p for p in params])
+    return total if weight == 1.0 else weight * total
+
+
+LOSSES = {"mse": mse, "hinge": hinge, "bce": bce_with_logits, "ce": cross_entropy}

@@ -38,17 +38,21 @@ def linear(x, W, b, activation="linear", squeeze=False):
 @quiet
 def _linear(x, W, b, activation, squeeze):
     """The fused layer's forward."""
-    z = _dot(x.data, W.data[:, 0] if squeeze else W.data)
-    z += b.data
-    if activation == "relu":
-        out = _maximum(z, 0.0)
-    elif activation == "tanh":
-        out = np.tanh(z)
-    elif activation == "sigmoid":
-        out = sigmoid(z)
-    else:
-        out = z
+    out = _layer(x.data, W.data, b.data, activation, squeeze)
     return make_node(out, (x, W, b), "linear", _linear_bw, activation)
+
+
+def _layer(X, W, b, activation, squeeze):
+    """act(X @ W + b) on plain arrays: the numbers of the fused layer, without a node."""
+    z = _dot(X, W[:, 0] if squeeze else W)
+    z += b
+    if activation == "relu":
+        return _maximum(z, 0.0)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "sigmoid":
+        return sigmoid(z)
+    return z
 
 
 def _linear_bw(g, node):
@@ -109,6 +113,31 @@ class TensorMLP:
             if act != "linear":
                 x = getattr(x, act)()
         return x.reshape(x.shape[0]) if self.sizes[-1] == 1 else x
+
+    @quiet
+    def forward_with_extra(self, X, n):
+        """One forward pass over the rows of X: (scores of the first n rows as a graph for training,
+        scores of the other rows as a plain array, without gradient). The same numbers as self(X[:n])
+        and self.predict(X[n:]), with one matrix product per layer instead of two (for a training
+        step that also scores its test set)."""
+        X = np.asarray(X, dtype=_f64)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0] or not 0 < n <= X.shape[0]:
+            raise ValueError(f"expected inputs of shape (m >= {n}, {self.sizes[0]}), got {X.shape}")
+        x, rows = constant(X[:n]), X
+        last = len(self.layers) - 1
+        for i, ((W, b), act) in enumerate(zip(self.layers, self.activations)):
+            rows = _layer(rows, W.data, b.data, act, i == last and self.sizes[-1] == 1)
+            x = make_node(rows[:n], (x, W, b), "linear", _linear_bw, act)  # rows[:n]: a view, never written
+        return x, rows[n:]
+
+    @quiet
+    def predict(self, X):
+        """The same scores as self(X), as a plain array and without building a graph (for evaluation)."""
+        x = np.asarray(X.data if isinstance(X, Tensor) else X, dtype=_f64)
+        last = len(self.layers) - 1
+        for i, ((W, b), act) in enumerate(zip(self.layers, self.activations)):
+            x = _layer(x, W.data, b.data, act, i == last and self.sizes[-1] == 1)
+        return x
 
     def parameters(self):
         return [p for layer in self.layers for p in layer]

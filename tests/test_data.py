@@ -40,7 +40,10 @@ def test_generator_types_and_shapes(name):
     assert ds.X.shape == (n, expected_d) and ds.y.shape == (n,)
     assert ds.n == n and ds.n_features == expected_d
     assert len(ds.feature_names) == expected_d
-    assert ds.classes is None
+    if ds.task == "classification":  # generated sets are named by their labels
+        assert ds.class_names == ("-1", "+1") == ds.classes and ds.n_classes == 2
+    else:
+        assert ds.class_names is None and ds.n_classes is None
     assert np.isfinite(ds.X).all() and np.isfinite(ds.y).all()
     assert ds.task == ("regression" if name in REGRESSION else "classification")
     assert GENERATORS[name].task == ds.task  # what the config and the pages read without generating
@@ -122,6 +125,41 @@ def test_spiral_arms_are_rotations_of_each_other():
     neg, pos = ds.X[ds.y == -1], ds.X[ds.y == 1]
     np.testing.assert_allclose(pos, -neg, atol=1e-12)
     assert np.hypot(ds.X[:, 0], ds.X[:, 1]).max() <= 2.0
+
+
+@pytest.mark.parametrize("k", [3, 4, 6])
+def test_spiral_with_k_arms_rotates_each_arm_by_a_kth_turn(k):
+    ds = make_dataset("spiral", n=60 * k, noise=0.0, classes=k)
+    assert ds.n_classes == k and ds.class_names == tuple(map(str, range(k)))
+    first = ds.X[ds.y == 0]
+    turn = 2 * np.pi / k
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    for j in range(1, k):
+        arm = ds.X[ds.y == j]
+        assert len(arm) == 60
+        # (x1, x2) = r (sin t, cos t): adding a turn to t rotates clockwise
+        np.testing.assert_allclose(arm, first @ np.linalg.matrix_power(rotation, j), atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [3, 4, 5, 6])
+def test_blobs_with_k_centres(k):
+    from data.generators import blob_centres
+    ds = make_dataset("blobs", n=600 * k, noise=0.0, seed=2, classes=k)
+    centres = blob_centres(k)
+    assert ds.n_classes == k and np.bincount(ds.y.astype(int)).tolist() == [600] * k
+    for j in range(k):
+        np.testing.assert_allclose(ds.X[ds.y == j].mean(axis=0), centres[j], atol=0.06)
+    gaps = [np.linalg.norm(centres[i] - centres[j]) for i in range(k) for j in range(i)]
+    assert min(gaps) >= 2.0 - 1e-9  # neighbours stay apart as k grows
+    if k == 4:
+        assert sorted(map(tuple, centres.tolist())) == [(-1, -1), (-1, 1), (1, -1), (1, 1)]
+
+
+@pytest.mark.parametrize("name, classes, words", [("moons", 3, "two classes"), ("spiral", 7, "2 to 6"),
+                                                   ("blobs", 1, "2 to 6"), ("blobs", 2.5, "whole number")])
+def test_classes_are_checked(name, classes, words):
+    with pytest.raises(DatasetError, match=words):
+        make_dataset(name, classes=classes)
 
 
 def test_blobs_centres():
@@ -207,6 +245,11 @@ def test_dataset_is_frozen_and_copies_its_arrays():
     (np.zeros((3, 1)), np.zeros(3), "clustering", ("a",)),                 # bad task
     (np.zeros((3, 2)), np.zeros(3), "regression", ("a",)),                 # names vs columns
     (np.zeros((2, 1)), np.array([0.0, 1.0]), "classification", ("a",)),    # labels not +-1
+    (np.zeros((2, 1)), np.array([0.0, 3.0]), "classification", ("a",), ("p", "q", "r")),  # index past the names
+    (np.zeros((2, 1)), np.array([0.0, 0.5]), "classification", ("a",)),    # not class indices
+    (np.zeros((2, 1)), np.array([0.0, 11.0]), "classification", ("a",)),   # more than 10 classes
+    (np.zeros((2, 1)), np.array([0.0, 2.0]), "classification", ("a",), ("p", "p", "q")),  # repeated names
+    (np.zeros((2, 1)), np.array([0.5, 2.0]), "regression", ("a",), ("p", "q")),  # names for regression
     (np.array([[np.nan], [0.0]]), np.zeros(2), "regression", ("a",)),      # NaN
 ])
 def test_dataset_validates(args):
@@ -398,16 +441,34 @@ def test_csv_unterminated_quote():
     assert "Row 3" in msg and "quote" in msg
 
 
-def test_csv_string_target_with_three_classes():
-    msg = _error("a,b,species\n1,2,setosa\n3,4,versicolor\n5,6,setosa\n7,8,virginica\n")
-    assert '"species"' in msg and "3 different" in msg and "two classes" in msg
-    assert "'virginica'" in msg and "row 5" in msg and "'setosa': 2 rows" in msg
+def test_csv_string_target_with_three_classes_is_a_three_class_task():
+    ds = load_csv(b"a,b,species\n1,2,setosa\n3,4,versicolor\n5,6,setosa\n7,8,virginica\n")
+    assert ds.task == "classification" and ds.n_classes == 3
+    assert ds.class_names == ("setosa", "versicolor", "virginica")  # sorted, as two classes are
+    assert ds.y.tolist() == [0, 1, 0, 2]
 
 
-def test_csv_string_target_with_many_classes_is_summarised():
+def test_csv_whole_number_target_with_3_to_10_values_is_classes_in_numeric_order():
+    ds = load_csv(b"x,grade\n1,10\n2,2\n3,3\n4,2\n5,10.0\n")
+    assert ds.task == "classification" and ds.class_names == ("2", "3", "10")
+    assert ds.y.tolist() == [2, 0, 1, 0, 2]
+    rows = "".join(f"{i},{i % 11}\n" for i in range(30))  # 11 whole numbers: a regression target
+    assert load_csv(("x,y\n" + rows).encode()).task == "regression"
+
+
+def test_csv_ten_text_classes_train_and_eleven_are_refused_with_the_limit():
+    ten = load_csv(("x,label\n" + "".join(f"{i},c{i % 10}\n" for i in range(20))).encode())
+    assert ten.n_classes == 10 and ten.class_names[0] == "c0"
     rows = "".join(f"{i},c{i}\n" for i in range(12))
     msg = _error("x,label\n" + rows)
-    assert "12 different" in msg and "7 more" in msg
+    assert "12 different" in msg and "7 more" in msg and "at most 10 classes" in msg and '"label"' in msg
+
+
+def test_multi_class_dataset_keeps_its_names_through_a_split():
+    ds = make_dataset("blobs", n=30, classes=3)
+    train, test = train_test_split(ds, 0.5, seed=1)
+    assert train.class_names == test.class_names == ("0", "1", "2")
+    assert Dataset("d", np.zeros((2, 1)), [0, 2], "classification", ("a",)).class_names == ("0", "1", "2")
 
 
 def test_csv_string_target_with_one_class():
@@ -518,8 +579,8 @@ def test_csv_utf8_bom_accepted():
 
 
 def test_csv_trailing_blank_lines_and_crlf_accepted():
-    ds = load_csv(b"x,y\r\n1,2\r\n3,4\r\n5,1\r\n\r\n\r\n   \r\n")
-    assert ds.n == 3 and ds.y.tolist() == [2, 4, 1]
+    ds = load_csv(b"x,y\r\n1,2.5\r\n3,4\r\n5,1\r\n\r\n\r\n   \r\n")  # 2.5: not whole numbers, regression
+    assert ds.n == 3 and ds.y.tolist() == [2.5, 4, 1]
 
 
 def test_csv_quoted_numbers_and_whitespace_accepted():
@@ -535,8 +596,8 @@ def test_csv_blank_lines_before_header_and_between_rows_are_skipped():
 
 
 def test_csv_spreadsheet_trailing_empty_columns_accepted():
-    ds = load_csv(b"x,y,,\n1,2,,\n3,4,,\n5,6\n")
-    assert ds.feature_names == ("x",) and ds.y.tolist() == [2, 4, 6]
+    ds = load_csv(b"x,y,,\n1,2.5,,\n3,4,,\n5,6\n")
+    assert ds.feature_names == ("x",) and ds.y.tolist() == [2.5, 4, 6]
 
 
 def test_csv_sources(tmp_path):
@@ -624,8 +685,8 @@ def test_csv_quoting_forms_accepted():
     assert ds.classes == ("a, b", 'say "hi"') and ds.y.tolist() == [-1, 1, -1, 1]
     ds = load_csv(b'x,label\n1,"two\nlines"\n2,b\n3,b\n')
     assert ds.classes == ("b", "two\nlines") and ds.X[:, 0].tolist() == [1, 2, 3]
-    ds = load_csv(b'x,y\r1,2\r3,4\r5,6')  # old Mac line ends, no final line break
-    assert ds.y.tolist() == [2, 4, 6]
+    ds = load_csv(b'x,y\r1,2.5\r3,4\r5,6')  # old Mac line ends, no final line break
+    assert ds.y.tolist() == [2.5, 4, 6]
     ds = load_csv(b'"x" , "y"\n "1" ,\t"2"\t\n"3","4"\n"5","6"')  # blanks around quoted cells
     assert ds.feature_names == ("x",) and ds.X[:, 0].tolist() == [1, 3, 5]
 
