@@ -14,7 +14,8 @@ from .train import (accuracy, class_accuracy, confusion, decision_grid, predict,
 
 PALETTE = qualitative.Plotly + qualitative.D3
 # Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
-LAYOUT = dict(template=go.layout.Template(), margin=dict(l=60, r=20, t=50, b=50), height=360,
+LAYOUT = dict(template=go.layout.Template(),
+              margin=dict(l=60, r=20, t=50, b=50), height=360,
               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
@@ -256,13 +257,8 @@ def fit_figure(X, y, grid_x, grid_pred, title="Fit", feature_name="x"):
 
 
 def bar_figure(names, values, colors, title, y_title):
-                                 marker=dict(color=y, colorscale="Viridis", size=7, line=dict(color="white", width=1))))
-    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1],
-                      **{**LAYOUT, "height": 420})
-    fig.update_xaxes(range=[xs[0], xs[-1]])
-    fig.update_yaxes(range=[ys[0], ys[-1]])
-    if equal_axes:
-        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors,
+                           text=[f"{v:.3g}" if v is not None else "-" for v in values], textposition="outside"))
     fig.update_layout(title=title, yaxis_title=y_title, xaxis_title="run", showlegend=False, **LAYOUT)
     return fig
 
@@ -302,13 +298,8 @@ def result_figures(config, params, title_prefix=""):
         xs, ys, Z = decision_grid(config, params, X_all, data=data)
         kind = "Decision boundary" if train_set.task == "classification" else "Network output"
         figures["boundary"] = boundary_figure(xs, ys, Z, X_all, y_all, train_set.task, title=f"{title_prefix}{kind}",
-                                 marker=dict(color=y, colorscale="Viridis", size=7, line=dict(color="white", width=1))))
-    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1],
-                      **{**LAYOUT, "height": 420})
-    fig.update_xaxes(range=[xs[0], xs[-1]])
-    fig.update_yaxes(range=[ys[0], ys[-1]])
-    if equal_axes:
-        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+                                              feature_names=train_set.feature_names, class_names=train_set.class_names,
+                                              equal_axes=config.dataset != "csv")  # generated data: same units
     elif train_set.n_features == 1:
         grid = np.linspace(X_all[:, 0].min() - 0.3, X_all[:, 0].max() + 0.3, 200)
         figures["boundary"] = fit_figure(X_all, y_all, grid, predict(config, params, grid[:, None], data=data),
