@@ -667,8 +667,8 @@ def test_csv_cell_and_name_length_caps_are_exact():
 
 @pytest.mark.parametrize("content", [
     "x,target\n1,0\n" + "q" * 99 + ",1\n",                      # a long non-number
-    "x,target\n1,0\n2," + "k" * 99 + "\n3,z\n",                   # three long class names
-    "x,target\n1,0\n2," + "m" * 99 + "\n3,mm\n4,mmm\n5,mmmm\n6,m5\n7,m6\n",
+    "x,target\n1,0\n2," + "k" * 99 + "".join(f"\n{i},c{i}" for i in range(3, 13)) + "\n",  # 12 classes, one long
+    "x,target\n1,0\n2," + "m" * 99 + "\n3,mm\n4,mmm\n5,mmmm\n6,m5\n7,m6\n8,m7\n9,m8\n10,m9\n11,m10\n12,m11\n",
     "x,target\n1,0\n2,1\n3," + "z" * 99 + "\n",                  # a long odd cell out in a numeric target
     "x," + "t" * 99 + "\n1,0\n2,1\n3,nan\n",                      # a long column name in a cell message
 ], ids=["not-a-number", "three-classes", "many-classes", "odd-target", "long-name"])

@@ -298,7 +298,7 @@ def test_old_stored_runs_still_open():
     fig = loss_figure([{"name": "old", "history": old}], show_penalty=True)
     assert [t.name for t in fig.data] == ["old (train)", "old (test)"]
     assert len(metrics_figure([{"name": "old", "history": old}], "classification").data) == 2
-    stored = {k: v for k, v in TrainConfig(dataset="csv", csv_path="x.csv").to_dict().items() if k != "standardize"}
+    stored = {k: v for k, v in TrainConfig(dataset="csv", csv_upload="ab" * 32).to_dict().items() if k != "standardize"}
     assert TrainConfig.from_stored(stored).standardize == "off"  # as it trained before standardization existed
     assert TrainConfig.from_dict(stored).standardize == "auto"   # a link without the field gets today's default
 
