@@ -336,11 +336,11 @@ def seed_key(config):
 
 def seed_groups(runs):
     """Runs that differ only by their seed, together: [[run, ...], ...], in the order of each group's
-    first run; a run with no such sibling is a group of one."""
+    first run, a group's runs by seed; a run with no such sibling is a group of one."""
     groups = {}
     for r in runs:
         groups.setdefault(seed_key(r["config"]), []).append(r)
-    return list(groups.values())
+    return [sorted(group, key=lambda r: r["config"].seed) for group in groups.values()]
 
 
 def has_seed_groups(runs):
@@ -355,7 +355,8 @@ def group_label(group, width=36):
         return short_label(group[0], width)
     names = {" ".join(SEED_IN_NAME.sub(" ", own_name(r)).split()) for r in group}
     name = names.pop() if len(names) == 1 and "" not in names else ",".join(f"#{r['id']}" for r in group)
-    suffix = f" ({len(group)} seeds)"
+    distinct_seeds = len({r["config"].seed for r in group}) == len(group)  # else some are repeats of one seed
+    suffix = f" ({len(group)} {'seeds' if distinct_seeds else 'runs'})"
     return cut(name, None if width is None else max(width - len(suffix), 8)) + suffix
 
 
@@ -500,6 +501,17 @@ def sweep_view(runs, names=None, metric="final_loss"):
             "status": [[[r["status"] for r in cell] for cell in row] for row in grid],
             "text": [[cell_text(cell, metric) for cell in row] for row in grid],
             "seeds": max((len(cell) for cell in cells.values()), default=0)}
+
+
+def sweep_caption(view):
+    """What the heatmap's cells show, said under it."""
+    parts = []
+    if view["seeds"] > 1:
+        parts.append(f"Each cell is the mean over its runs ({view['seeds']} seeds), ± their standard deviation.")
+    if any(value is None for row in view["z"] for value in row):
+        parts.append("Blank cells: runs that diverged (the loss blew up to a huge or non-finite value) or were not "
+                     "run (a cancelled sweep).")
+    return " ".join(parts)
 
 
 def sweep_table(runs, names):

@@ -4,7 +4,7 @@ coordinates and a scatter); the final metrics of runs and seed groups. Pure func
 
 Two choices, said on the charts too:
 - On a log axis, curves are smoothed in log space (an average of log10(value)) and a value of 0 is
-  drawn one decade under the smallest positive value. A plain moving average of a loss that reaches
+  drawn at a power of ten a decade under the smallest positive value. A plain moving average of a loss that reaches
   0 decays like 0.9**k and, drawn on a log axis, plunges to 1e-54 although no loss was that small.
   A seed group's band on a log axis is likewise ± 1 std of log10(value) around its geometric mean.
 - Parallel coordinates have only linear numeric axes: categories (activation, hidden "16-16") sit at
@@ -47,8 +47,9 @@ def _rgba(color, alpha):
 
 # ---------------------------------------------------------------- curves
 def zero_floor(value_lists):
-    """Where a value of 0 (or below) is drawn on a log axis: one decade under the smallest positive
-    value of all the lists; None when no value is 0 or below (or none is positive)."""
+    """Where a value of 0 (or below) is drawn on a log axis: the power of ten a decade under the
+    smallest positive value of all the lists (6.5e-5 -> 1e-6); None when no value is 0 or below (or
+    none is positive)."""
     values = np.array([v for values in value_lists for v in values if v is not None], dtype=float)
     values = values[np.isfinite(values)]
     if not (values <= 0).any() or not (values > 0).any():
@@ -224,7 +225,7 @@ def _is_number(value):
 def axis(label, values, field=None):
     """One axis of the parallel coordinates and the scatter, from the runs' raw values.
 
-    Returns {"label", "field", "kind", "values", "tickvals", "ticktext", "categories"}: kind is
+    Returns {"label", "field", "kind", "values", "raw", "tickvals", "ticktext", "categories"}: kind is
     "category" (text or layer widths: positions 0, 1, 2… in sorted order), "log" (numbers spanning
     decades: positions are log10(value), a value of 0 one decade under the smallest positive one) or
     "linear"; values are the positions on a linear scale, tickvals and ticktext their labels. A
@@ -264,8 +265,8 @@ def axis(label, values, field=None):
         missing = (min(known) - max(1.0, 0.15 * (max(known) - min(known)))) if known else 0.0
         positions = [missing if p is None else p for p in positions]
         tickvals, ticktext = [missing, *tickvals], ["n/a", *ticktext]
-    return {"label": label, "field": field, "kind": kind, "values": positions, "tickvals": tickvals,
-            "ticktext": ticktext, "categories": categories}
+    return {"label": label, "field": field, "kind": kind, "values": positions, "raw": list(values),
+            "tickvals": tickvals, "ticktext": ticktext, "categories": categories}
 
 
 def _field_order(field):
@@ -370,11 +371,12 @@ def scatter_figure(runs, field, metric, grouped=True):
 
 
 def _axis_value(spec, i):
-    """Run i's value on a plotly axis of `spec`'s kind: the label (category), the value (log: 10**position)."""
-    position = spec["values"][i]
+    """Run i's value on a plotly axis of `spec`'s kind: its label (category), else the value itself (on a
+    log axis, a value of 0 at its floor)."""
+    position, raw = spec["values"][i], spec["raw"][i]
     if spec["kind"] == "category":
         return spec["ticktext"][spec["tickvals"].index(position)]
-    return 10 ** position if spec["kind"] == "log" else position
+    return 10 ** position if spec["kind"] == "log" and not raw > 0 else raw
 
 
 def _style_axis(update, spec):
