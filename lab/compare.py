@@ -299,19 +299,16 @@ def diff_caption(runs, table):
         return "One run: all of its settings. Select more runs to see only what differs."
     if table.empty:
         return "These runs have the same config in every field (turn on *Show all fields* to see it)."
-    return "Highlighted: the values that differ from the most common one in their row."
+    return "Highlighted: the values that differ from the most common one in their row (the first run's, in a tie)."
 
 
 def differing_cells(table):
-    """Which cells of a config_diff table to highlight: in a row whose values are not all equal, the
-    cells that differ from the row's most common value (every cell when no value is most common)."""
+    """Which cells of a config_diff table to highlight: in each row, those whose value is not the row's
+    most common one (the first run's value when several are as common), so the odd ones out stand out."""
     def row_mask(row):
-        counts = row.value_counts()
-        if len(counts) < 2:
-            return pd.Series(False, index=row.index)
-        if counts.iloc[0] == counts.iloc[1]:  # no majority: all of them differ
-            return pd.Series(True, index=row.index)
-        return row != counts.index[0]
+        counts = Counter(row)
+        usual = next(value for value in row if counts[value] == max(counts.values()))
+        return row != usual
     return table.apply(row_mask, axis=1) if not table.empty else table.astype(bool)
 
 

@@ -181,9 +181,10 @@ def legend_below(fig, n_entries):
 
 def compact(fig, columns, page_width=940):
     """A data figure fitted to one of `columns` side-by-side columns of a page about `page_width` px
-    wide (Streamlit's wide layout in a 1400 px window): legend below, no colour bar when the columns are narrow. A figure with an equal axis scale
-    (a circle stays a circle) keeps it by shrinking its plot area, not by widening an axis's range,
-    and is made as tall as a column's width and the data's shape need (no empty bands)."""
+    wide (Streamlit's wide layout in a 1400 px window): legend below, no colour bar when the columns
+    are narrow. A figure with an equal axis scale (a circle stays a circle) keeps it by shrinking its
+    plot area, not by widening an axis's range, and is made as tall as a column's width and the
+    data's shape need (no empty bands)."""
     height = 400
     if fig.layout.yaxis.scaleanchor == "x":
         fig.update_xaxes(constrain="domain")
@@ -324,25 +325,30 @@ def _range(positions):
 
 def scatter_figure(runs, field, metric, grouped=True):
     """A hyperparameter (a config field) against a final metric, one point per run in its colour; a
-    seed group also as its mean with a ± std bar. Log axes where the values span decades, categories
-    in sorted order."""
+    seed group (grouped) as its mean with a ± std bar in the legend, its runs as small points of its
+    colour. Log axes where the values span decades, categories in sorted order."""
     x_axis = axis(field, [getattr(r["config"], field) for r in runs], field)
     y_values = metric_values(runs, metric)
     y_axis = axis(metric, y_values)
     fig = go.Figure()
     drawn = [i for i, v in enumerate(y_values) if v is not None]
+    groups = seed_groups(runs) if grouped and field != "seed" else [[r] for r in runs]
+    group_of = {r["id"]: group for group in groups for r in group}
 
     def x_of(i):
         return _axis_value(x_axis, i)
     for i in drawn:
-        run = runs[i]
+        run, group = runs[i], group_of[runs[i]["id"]]
+        alone = len(group) == 1
         fig.add_trace(go.Scatter(
             x=[x_of(i)], y=[_axis_value(y_axis, i)], mode="markers", name=plotly_text(short_label(run, 30)),
-            marker=dict(color=run_color(run["id"]), size=11, line=dict(color="white", width=1)),
+            showlegend=alone, legendgroup=None if alone else plotly_text(group_label(group, 30)),
+            marker=dict(color=run_color(group[0]["id"]), size=11 if alone else 7, opacity=1 if alone else 0.7,
+                        line=dict(color="white", width=1)),
             hovertemplate=f"{field} %{{x}}<br>{metric} {format_number(y_values[i])}"
                           f"<extra>{plotly_text(short_label(run, 40))}</extra>"))
     index = {r["id"]: i for i, r in enumerate(runs)}
-    for group in seed_groups(runs) if grouped and field != "seed" else []:
+    for group in groups:
         values = [y_values[index[r["id"]]] for r in group]
         mean, std, n = spread(values)
         if n < 2:
@@ -356,6 +362,7 @@ def scatter_figure(runs, field, metric, grouped=True):
             minus = plus = std
         fig.add_trace(go.Scatter(
             x=[x_of(index[group[0]["id"]])], y=[mean], mode="markers", name=plotly_text(group_label(group, 30)),
+            legendgroup=plotly_text(group_label(group, 30)),
             marker=dict(color=run_color(group[0]["id"]), size=15, symbol="diamond-open", line=dict(width=3)),
             error_y=dict(type="data", array=[plus], arrayminus=[minus], thickness=2, width=8),
             hovertemplate=f"mean {spread_text(values)} over {n} seeds<extra>{plotly_text(group_label(group, 40))}"
@@ -398,15 +405,17 @@ def metric_bars(runs, metric, grouped=True):
     for group in groups:
         values = metric_values(group, metric)
         mean, std, n = spread(values)
-        names.append(f"#{group[0]['id']}" if len(group) == 1 else f"#{group[0]['id']} +{len(group) - 1} seeds")
+        text = spread_text(values) if n > 1 else format_number(mean, 3)
+        name = f"#{group[0]['id']}" if len(group) == 1 else f"#{group[0]['id']} +{len(group) - 1} seeds"
+        names.append(f"{name}<br>{text}")  # the value under the bar: above it, an error bar would cross it
         means.append(mean)
         errors.append(std or 0.0)
-        texts.append(spread_text(values) if n > 1 else format_number(mean, 3))
+        texts.append(text)
         colors.append(run_color(group[0]["id"]))
         hovers.append(plotly_text(cut(group_label(group, None), 60)))
     log_y = spans_decades(means)
-    fig = go.Figure(go.Bar(x=names, y=means, marker_color=colors, text=texts, textposition="outside",
-                           hovertext=hovers, hovertemplate="%{hovertext}<br>%{text}<extra></extra>",
+    fig = go.Figure(go.Bar(x=names, y=means, marker_color=colors, customdata=texts, hovertext=hovers,
+                           hovertemplate="%{hovertext}<br>%{customdata}<extra></extra>",
                            error_y=dict(type="data", array=errors, visible=any(errors))))
     fig.update_layout(title=metric.capitalize(), yaxis_title=metric + (" (log scale)" if log_y else ""),
                       xaxis_title="run" if len(groups) == len(runs) else "run or seed group", showlegend=False,

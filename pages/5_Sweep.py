@@ -84,10 +84,11 @@ def sweep_results(store, summaries):
     st.page_link("pages/4_Compare.py", label=f"Compare {'these' if len(runs) == len(ids) else 'the newest'} "
                  f"{len(ids)} runs", icon="📊", query_params={"runs": compare.format_ids(ids)})
     table = compare.sweep_table(runs, names)
-    st.dataframe(ui.readable_numbers(table, [c for c in table if "loss" in c or c == "± accuracy"]), key="sw_table",
+    st.dataframe(ui.readable_numbers(table, [c for c in table if "loss" in c]), key="sw_table",
                  hide_index=True, column_config={
                      "link": st.column_config.LinkColumn("compare", display_text="open ↗"),
-                     "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
+                     "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+                     "± accuracy": st.column_config.NumberColumn(format="percent")})
 
 
 st.title("🧪 Sweep hyperparameters")

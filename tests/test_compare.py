@@ -1,10 +1,12 @@
 """lab/compare.py and the store/figure helpers the Compare page stands on (no Streamlit)."""
 import json
 import math
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lab import compare
@@ -90,6 +92,20 @@ def test_config_diff_shows_only_what_differs(three):
     assert compare.config_diff(three[:1]).index.tolist() == compare.CONFIG_FIELDS  # one run: nothing differs: all
     assert compare.config_diff([three[0], three[0]]).empty
     assert compare.differing_fields([r["config"] for r in three[:2]]) == ["activation", "lr"]
+
+
+def test_the_odd_values_out_are_highlighted(three):
+    diff = compare.config_diff(three)
+    mask = compare.differing_cells(diff)
+    assert mask.loc["lr"].tolist() == [False, True, False] and mask.loc["dataset"].tolist() == [False, False, True]
+    tie = compare.differing_cells(pd.DataFrame({"a": ["8"], "b": ["16"], "c": ["16"], "d": ["8"]}))
+    assert tie.iloc[0].tolist() == [False, True, True, False]  # a tie: the first run's value is the usual one
+    css = compare.highlighted_diff(diff).to_html().split("</style>")[0]  # the cells with a background
+    assert sorted(re.findall(r"_row(\d+)_col(\d+)", css)) == sorted(
+        (str(row), str(col)) for row, col in zip(*np.nonzero(mask.to_numpy())))
+    many = pd.DataFrame({f"#{i}": [str(i % 2)] for i in range(compare.MAX_DIFF_COLUMNS + 1)}, index=["seed"])
+    turned = compare.highlighted_diff(many)
+    assert turned.data.index.name == "run" and list(turned.data.columns) == ["seed"]  # one row per run
 
 
 def test_labels_are_short_enough_for_column_headers(three):
@@ -369,10 +385,10 @@ def test_scatter_of_a_hyperparameter_against_a_metric(store, seeded):
 def test_metric_bars_per_seed_group(seeded):
     fig = figures.metric_bars(seeded, "final train loss")
     [bars] = fig.data
-    assert len(bars.x) == 3 and bars.x[0].endswith("+2 seeds")
+    assert len(bars.x) == 3 and bars.x[0].startswith(f"#{cell(seeded, 0.5)[0]['id']} +2 seeds<br>")
     group = [r["final_loss"] for r in cell(seeded, 0.5)]
     assert bars.y[0] == pytest.approx(np.mean(group)) and bars.error_y.array[0] == pytest.approx(np.std(group, ddof=1))
-    assert bars.text[0] == compare.spread_text(group)
+    assert bars.customdata[0] == compare.spread_text(group) and bars.x[0].endswith(compare.spread_text(group))
     assert len(figures.metric_bars(seeded, "final train loss", grouped=False).data[0].x) == 7
 
 

@@ -274,7 +274,8 @@ def test_a_seed_group_shows_its_mean_with_a_band_and_its_spread(app, seeded):
     assert list(groups.index) == ["lr=0.5 (3 seeds)"] and groups["n"].tolist() == ["3"]
     assert groups["runs"].iloc[0] == " ".join(f"#{i}" for i in seeded[:3]) and " ± " in groups["train loss"].iloc[0]
     bars = charts(at)["Final train loss"]["data"][0]
-    assert bars["x"] == [f"#{seeded[0]} +2 seeds", f"#{seeded[3]}"] and bars["error_y"]["visible"]
+    assert [name.split("<br>")[0] for name in bars["x"]] == [f"#{seeded[0]} +2 seeds", f"#{seeded[3]}"]
+    assert bars["error_y"]["visible"] and " ± " in bars["x"][0]
     at = at.toggle(key="cmp_band").set_value(False).run()
     assert not any(t.get("fill") == "toself" for t in charts(at)[LOSS]["data"])
     at = at.toggle(key="cmp_group").set_value(False).run()
