@@ -272,9 +272,14 @@ def plotly_text(text):
 
 
 # ---------------------------------------------------------------- diffs and metrics
-def _shown(name, value):
+def _shown(run, name):
+    """A config field's value in the parameters table: as people write it; an uploaded CSV by its file's
+    name, not its hash."""
+    value = getattr(run["config"], name)
     if name == "csv_path":
         return Path(value).name if value else ""
+    if name == "csv_upload":
+        return data_source(run) if value else ""
     return format_value(name, value)
 
 
@@ -288,7 +293,7 @@ def config_diff(runs, show_all=False):
     differ, unless show_all (or fewer than two runs, where nothing can differ)."""
     configs = [r["config"] for r in runs]
     names = CONFIG_FIELDS if show_all or len(runs) < 2 else differing_fields(configs)
-    table = pd.DataFrame({short_label(r, 30): [_shown(n, getattr(r["config"], n)) for n in names] for r in runs},
+    table = pd.DataFrame({short_label(r, 30): [_shown(r, n) for n in names] for r in runs},
                          index=pd.Index(names, name="field"))
     return table
 

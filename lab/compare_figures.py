@@ -17,8 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 
-from .compare import (CONFIG_FIELDS, GROUP_COLUMNS, cut, differing_fields, format_number, group_label, metric_values,
-                      plotly_text, seed_groups, short_label, sort_key, spread, spread_text)
+from .compare import (CONFIG_FIELDS, GROUP_COLUMNS, cut, data_source, differing_fields, format_number, group_label,
+                      metric_values, plotly_text, seed_groups, short_label, sort_key, spread, spread_text)
 from .figures import LAYOUT, run_color
 from .sweep import format_value
 
@@ -224,42 +224,22 @@ def _is_number(value):
 
 
 def axis(label, values, field=None):
-    """One axis of the parallel coordinates and the scatter, from the runs' raw values.
+    """One axis of the parallel coordinates and the scatter, from the runs' raw values (a config
+    field's, when `field` names it, else a metric's or a label's).
 
-    Returns {"label", "field", "kind", "values", "raw", "tickvals", "ticktext", "categories"}: kind is
-    "category" (text or layer widths: positions 0, 1, 2… in sorted order), "log" (numbers spanning
-    decades: positions are log10(value), a value of 0 one decade under the smallest positive one) or
-    "linear"; values are the positions on a linear scale, tickvals and ticktext their labels. A
-    missing value (None: a diverged run's loss) sits one step under the others, labelled 'n/a'."""
-    show = (lambda v: format_value(field, v)) if field else (lambda v: format_number(v, 3))
+    Returns {"label", "field", "kind", "values", "raw", "tickvals", "ticktext"}: kind is "category"
+    (text or layer widths: positions 0, 1, 2… in sorted order), "log" (numbers spanning decades:
+    positions are log10(value), a value of 0 a decade under the smallest positive one) or "linear";
+    values are the positions on a linear scale, tickvals and ticktext their labels. A missing value
+    (None: a diverged run's loss) sits one step under the others, labelled 'n/a'."""
     present = [v for v in values if v is not None]
     if present and all(_is_number(v) for v in present):
-        distinct = sorted(set(present))
-        at_values = field is not None and len(distinct) <= MAX_TICKS  # a hyperparameter's few values: a tick each
-        kind = "log" if spans_decades(present) else "linear"
-        if kind == "log":
-            zero_at = math.floor(math.log10(min(v for v in present if v > 0))) - 1
-
-            def position(v):
-                return math.log10(v) if v > 0 else zero_at
-            if at_values:
-                tickvals, ticktext = [position(v) for v in distinct], [show(v) for v in distinct]
-            else:
-                low, high = (position(v) for v in (min(present), max(present)))
-                tickvals = list(range(math.ceil(low), math.floor(high) + 1))
-                ticktext = [format_number(10 ** v, 3) for v in tickvals]
-                if min(present) <= 0:
-                    tickvals, ticktext = [zero_at, *tickvals], ["0", *ticktext]
-        else:
-            def position(v):
-                return float(v)
-            tickvals = distinct if at_values else nice_ticks(min(present), max(present))
-            ticktext = [show(v) for v in tickvals]
-        categories = None
+        kind, position, tickvals, ticktext = _number_axis(present, field)
     else:
-        kind, categories = "category", sorted(set(present), key=sort_key)
-        position = categories.index
-        tickvals, ticktext = list(range(len(categories))), [show(v) for v in categories]
+        categories = sorted(set(present), key=sort_key)
+        kind, position = "category", categories.index
+        tickvals = list(range(len(categories)))
+        ticktext = [plotly_text(format_value(field, v)) for v in categories]  # a CSV's name is user text
     positions = [None if v is None else float(position(v)) for v in values]
     if None in positions:
         known = [p for p in positions if p is not None]
@@ -267,7 +247,29 @@ def axis(label, values, field=None):
         positions = [missing if p is None else p for p in positions]
         tickvals, ticktext = [missing, *tickvals], ["n/a", *ticktext]
     return {"label": label, "field": field, "kind": kind, "values": positions, "raw": list(values),
-            "tickvals": tickvals, "ticktext": ticktext, "categories": categories}
+            "tickvals": tickvals, "ticktext": ticktext}
+
+
+def _number_axis(values, field):
+    """(kind, position of a value, tick positions, tick labels) of an axis of numbers. A hyperparameter's
+    few values get a tick each (as people write them: 0.01, 16); a metric gets round ticks (decades
+    on a log axis), written as format_number does."""
+    distinct = sorted(set(values))
+    at_values = field is not None and len(distinct) <= MAX_TICKS
+    if not spans_decades(values):
+        ticks = distinct if at_values else nice_ticks(min(values), max(values))
+        return "linear", float, ticks, [format_value(field, v) if field else format_number(v, 3) for v in ticks]
+    zero_at = math.floor(math.log10(min(v for v in values if v > 0))) - 1
+
+    def position(v):
+        return math.log10(v) if v > 0 else zero_at
+    if at_values:
+        return "log", position, [position(v) for v in distinct], [format_value(field, v) for v in distinct]
+    decades = list(range(math.ceil(position(min(values))), math.floor(position(max(values))) + 1))
+    ticktext = [format_number(10 ** v, 3) for v in decades]
+    if min(values) <= 0:
+        decades, ticktext = [zero_at, *decades], ["0", *ticktext]
+    return "log", position, decades, ticktext
 
 
 def _field_order(field):
@@ -282,15 +284,18 @@ def hyperparameter_fields(runs=()):
 
 
 def differing_hyperparameters(runs):
-    """The config fields whose values differ between the runs (not the uploaded CSV's hash: the dataset says it)."""
+    """The config fields whose values differ between the runs (not a CSV's path or hash: see data_axis)."""
     return [f for f in differing_fields([r["config"] for r in runs]) if f not in ("csv_path", "csv_upload")]
 
 
 def parallel_axes(runs):
-    """The axes of the parallel coordinates: each hyperparameter that differs, then each final metric
-    that at least one run has."""
-    axes = [axis(field, [getattr(r["config"], field) for r in runs], field)
-            for field in differing_hyperparameters(runs)]
+    """The axes of the parallel coordinates: where the data came from when it differs (the dataset, or
+    the CSV file's name), each other hyperparameter that differs, then each final metric that at
+    least one run has."""
+    sources = [data_source(r) for r in runs]
+    axes = [axis("data", sources)] if len(set(sources)) > 1 else []
+    axes += [axis(field, [getattr(r["config"], field) for r in runs], field)
+             for field in differing_hyperparameters(runs) if field != "dataset"]
     for label in PARALLEL_METRICS:
         values = metric_values(runs, label)
         if any(v is not None for v in values):

@@ -262,7 +262,7 @@ def test_groups_table_gives_each_groups_spread(seeded):
     assert list(table["group"]) == ["lr=0.5 (3 seeds)", "lr=0.05 (3 seeds)"]  # the run alone is no group
     assert list(table["n"]) == [3, 3] and list(table["seeds"]) == ["0, 1, 2", "0, 1, 2"]
     first = cell(seeded, 0.5)
-    assert table["runs"][0] == " ".join(f"#{r['id']}" for r in first)
+    assert table["runs"][0] == " ".join(f"#{r['id']}" for r in sorted(first, key=lambda r: r["config"].seed))
     assert table["train loss"][0] == compare.spread_text([r["final_loss"] for r in first])
     assert " ± " in table["train loss"][0]
     assert compare.groups_table(seeded[-1:]).empty
@@ -348,16 +348,25 @@ def test_parallel_coordinates_of_the_runs(store, three):
     [trace] = fig.data
     assert trace.type == "parcoords"
     labels = [d.label for d in trace.dimensions]
-    assert labels == ["dataset", "hidden", "activation", "lr", "train loss", "test loss", "train accuracy",
+    assert labels == ["data", "hidden", "activation", "lr", "train loss", "test loss", "train accuracy",
                       "test accuracy"]  # the hyperparameters that differ, then the final metrics
     dims = {d.label: d for d in trace.dimensions}
     assert list(dims["hidden"].ticktext) == ["4", "8-8"] and list(dims["activation"].ticktext) == ["relu", "tanh"]
-    assert list(dims["dataset"].ticktext) == ["circles", "moons"]
+    assert list(dims["data"].ticktext) == ["circles", "moons"]
     assert list(dims["lr"].ticktext) == ["0.01", "0.1", "0.5"]  # 50x: a log axis, a tick at each value
     assert list(dims["lr"].values) == pytest.approx([math.log10(r["config"].lr) for r in runs])
     assert list(trace.line.color) == list(dims["test loss"].values)  # coloured by the chosen metric
     assert trace.line.colorbar.title.text == "final test loss"
     assert "log scale: lr" in fig.layout.title.subtitle.text
+
+
+def test_csv_runs_differ_by_their_files_name_not_its_hash(three):
+    def from_csv(run, digit, name):
+        return dict(run, config=run["config"].replace(dataset="csv", csv_upload=digit * 64), csv_name=name)
+    runs = [from_csv(three[0], "a", "wavy.csv"), from_csv(three[1], "b", "<b>spiral</b>.csv")]
+    data = figures.parallel_axes(runs)[0]
+    assert data["label"] == "data" and data["ticktext"] == ["CSV &lt;b&gt;spiral&lt;/b&gt;.csv", "CSV wavy.csv"]
+    assert compare.config_diff(runs).loc["csv_upload"].tolist() == ["CSV wavy.csv", "CSV <b>spiral</b>.csv"]  # no hash
 
 
 def test_scatter_of_a_hyperparameter_against_a_metric(store, seeded):

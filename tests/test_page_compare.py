@@ -294,7 +294,7 @@ def test_four_runs_show_parallel_coordinates_and_a_scatter(app, runs, run_store)
     [parcoords] = charts(at)["Hyperparameters and final metrics"]["data"]
     assert parcoords["type"] == "parcoords"
     labels = [d["label"] for d in parcoords["dimensions"]]
-    assert labels[:4] == ["dataset", "hidden", "activation", "lr"] and "train loss" in labels
+    assert labels[:4] == ["data", "hidden", "activation", "lr"] and "train loss" in labels
     hidden = parcoords["dimensions"][1]
     assert hidden["ticktext"] == ["4", "8-8"]  # layer widths as people write them
     at = at.selectbox(key="cmp_colour").set_value("final test accuracy").run()
