@@ -88,20 +88,21 @@ def test_four_runs_with_a_seed_group_show_a_band_and_parallel_coordinates(page, 
     loss = page.locator(".st-key-cmp_loss")
     expect(loss.locator("g.trace.scatter").first).to_be_attached(timeout=WAIT)
     expect(loss.locator(".legendtext").filter(has_text="lr=0.5 (3 seeds) (train)")).to_have_count(1, timeout=WAIT)
-    expect(loss.locator("path.js-fill").first).to_be_attached(timeout=WAIT)  # the seed group's ± std band
-    assert loss.locator("path.js-fill").count() == 2  # train and test of the one group; none for the run alone
+    # the seed group's ± std bands: train and test of the one group, none for the run alone
+    expect(loss.locator("path.js-fill")).to_have_count(2, timeout=WAIT)
     parcoords = page.locator(".st-key-cmp_parcoords")
     expect(parcoords.locator("g.parcoords").first).to_be_attached(timeout=WAIT)
+    expect(parcoords.locator("text.axis-title").filter(has_text="test accuracy")).to_have_count(1, timeout=WAIT)
     labels = parcoords.locator("text.axis-title").all_text_contents()
-    assert labels[:3] == ["hidden", "activation", "lr"] and "train loss" in labels
+    assert labels[:3] == ["hidden", "activation", "lr"] and "train loss" in labels, labels
     expect(page.locator(".st-key-cmp_scatter g.trace.scatter").first).to_be_attached(timeout=WAIT)
     for run_id in seed_group:  # four boundaries side by side, each at an equal axis scale
         expect(page.locator(f".st-key-cmp_boundary_{run_id} .main-svg").first).to_be_visible(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "compare-seed-group.png"), full_page=True)
     for run_id in seed_group:
         x_scale, y_scale = _pixels_per_unit(page, run_id)
-        assert x_scale == pytest.approx(y_scale, rel=0.02)  # a circle stays a circle
-    assert page.locator("[data-testid='stException']").count() == 0 and not errors
+        assert x_scale == pytest.approx(y_scale, rel=0.02), run_id  # a circle stays a circle
+    assert page.locator("[data-testid='stException']").count() == 0 and not errors, errors
 
 
 def _pixels_per_unit(page, run_id):
