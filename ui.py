@@ -5,18 +5,20 @@
   page the Train page's sidebar would be back to the defaults; the shared config lives under a
   plain session key, which Streamlit keeps, and `restore_train_widgets` sets the sidebar from it.
 - Numbers shown readably at any size (`format_number`: 0.0123, 3.3e10), also in tables.
-- User text (run names, file names) escaped for `st.markdown`: it is shown, never interpreted.
+- User text (run names, file names) escaped for `st.markdown` and `st.table` (which reads its cells
+  as Markdown): it is shown, never interpreted.
 - The run store, or one error banner when it cannot be used.
 
 Pages import this module; `lab/`, `micrograd/` and `data/` never do (they do not import Streamlit).
 """
 import html
-import math
 import re
 
+import pandas as pd
 import streamlit as st
 
 from data import DATASET_LABELS, DatasetError, load_csv
+from lab.compare import format_number  # noqa: F401 (the pages' name for it; its one home is lab/compare.py)
 from lab.config import ENGINES, OPTIMIZERS, REGRESSION_DATASETS, SCHEDULES, ConfigError, TrainConfig, parse_hidden
 from lab.runs import RunStore, RunStoreError
 from micrograd.nn import ACTIVATIONS
@@ -230,21 +232,6 @@ _ONE_PIXEL = dict(data=[], layout=dict(height=1, width=1, margin=dict(l=0, r=0, 
 
 
 # ---------------------------------------------------------------- showing numbers and user text
-def format_number(value, digits=4):
-    """A number readable at any size in a few characters: 0.5, 0.0123, 3.3e10, 1.2e-7, – (none)."""
-    if value is None:
-        return "–"
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if value != 0 and not 1e-3 <= abs(value) < 1e5:
-        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-    return f"{value:.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
-
-
 def readable_numbers(table, columns):
     """A table for st.dataframe whose `columns` show format_number's text but still sort as
     numbers (a printf format shows 3.3e10 as 33000000000, cut off in a narrow column)."""
@@ -259,6 +246,15 @@ def escape_markdown(text):
     entities, markdown punctuation escaped, on one line."""
     text = " ".join(str(text).split())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def escaped_table(table):
+    """A copy of `table` for st.table, which renders every header and cell as Markdown: its labels and
+    text cells escaped (escape_markdown). Equal texts stay equal, so highlighting them still works."""
+    out = table.map(lambda v: escape_markdown(v) if isinstance(v, str) else v)
+    out.columns = [escape_markdown(c) for c in table.columns]
+    out.index = pd.Index([escape_markdown(i) for i in table.index], name=table.index.name)
+    return out
 
 
 # ---------------------------------------------------------------- the run store

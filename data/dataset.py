@@ -158,6 +158,11 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
+def _short(text, width=20):
+    """A class name in a message: repr(), cut to about `width` characters (a cell may be long)."""
+    return repr(text) if len(text) <= width else repr(text[:width - 1]) + "…"
+
+
 def class_target(cells, numbers, column):
     """Encode a target column of 3 to MAX_CLASSES classes: (y, class_names), or None when it is not one.
 
@@ -178,7 +183,7 @@ def class_target(cells, numbers, column):
         return np.array([index[v] for v in numbers], dtype=np.float64), tuple(first_text[v] for v in distinct)
     counts = Counter(cells)
     if len(counts) > MAX_CLASSES:
-        shown = ", ".join(f"{c!r}: {k} row{'' if k == 1 else 's'}" for c, k in counts.most_common(5))
+        shown = ", ".join(f"{_short(c)}: {k} row{'' if k == 1 else 's'}" for c, k in counts.most_common(5))
         more = f", and {len(counts) - 5} more" if len(counts) > 5 else ""
         raise DatasetError(
             f'The target column "{column}" has {len(counts)} different text values ({shown}{more}); a class '

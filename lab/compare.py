@@ -1,11 +1,17 @@
 """UI-free helpers of the Compare and Sweep pages: the runs table, the selection in the URL, config
-diffs, final metrics, sweep heatmaps, and a sweep running in a background thread. No Streamlit here.
+diffs, seed groups and their spread, final metrics, and sweep heatmaps. No Streamlit here (the
+figures are in compare_figures.py).
+
+Runs that differ only by their seed are one experiment repeated: they are grouped (`seed_groups`)
+and shown as a mean with its spread, as W&B, TensorBoard and Aim do, since one seed's luck says little.
 
 Everything in the store may have come from an imported file, so nothing here trusts it: names are
 escaped for plotly, odd values are flagged per run instead of failing the page, and a run's
 `csv_path` is never opened (its data figures are simply not redrawn)."""
 import html
 import math
+import re
+from collections import Counter
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -14,12 +20,17 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from .config import TrainConfig
-from .figures import run_color
 from .runs import RunStoreError
-from .sweep import format_value, run_sweep
+from .sweep import format_value
 
 TABLE_COLUMNS = ["id", "name", "dataset", "architecture", "activation", "optimizer", "lr", "steps", "status",
-                 "train loss", "test loss", "accuracy", "created", "sweep"]
+                 "train loss", "test loss", "accuracy", "engine", "created", "sweep"]
+STATUS_NOTES = {  # what a status means, said under the table when such runs are listed
+    "running": "still training: curves and weights end at the last checkpoint (reload the page to see more)",
+    "interrupted": "their process ended before they finished (killed, or the machine stopped): the curves and "
+                   "weights of the last checkpoint are kept",
+    "stopped": "stopped with the Stop button before the last step",
+    "diverged": "the loss blew up to a huge or non-finite value"}
 CONFIG_FIELDS = [f.name for f in fields(TrainConfig)]
 METRICS = {  # label on the page -> a run summary's key, or else the history key whose last value it is
     "final train loss": "final_loss",
@@ -28,7 +39,11 @@ METRICS = {  # label on the page -> a run summary's key, or else the history key
     "final test accuracy": "test_accuracy",
     "training time (s)": "elapsed",
 }
+GROUP_COLUMNS = {"final train loss": "train loss", "final test loss": "test loss",  # METRICS, as groups_table's columns
+                 "final accuracy (train)": "train accuracy", "final test accuracy": "test accuracy",
+                 "training time (s)": "time (s)"}
 MAX_SIDE_BY_SIDE = 4
+MAX_DIFF_COLUMNS = 6  # runs in the parameters table as columns; more: one row per run
 MAX_SELECTED = 20    # runs a link or a selection compares at once
 MAX_ID_DIGITS = 18   # a longer "id" is junk (and would overflow SQLite's integers)
 SWEEP_EXAMPLES = {  # values offered when a field is picked for a sweep
@@ -38,10 +53,35 @@ SWEEP_EXAMPLES = {  # values offered when a field is picked for a sweep
     "lr_schedule": "constant, linear, cosine", "loss": "hinge, bce, mse"}
 
 
-# ---------------------------------------------------------------- the runs table
+# ---------------------------------------------------------------- numbers and names
+def format_number(value, digits=4):
+    """A number readable at any size in a few characters: 0.5, 0.0123, 3.3e10, 1.2e-7, – (none)."""
+    if value is None:
+        return "–"
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if value != 0 and not 1e-3 <= abs(value) < 1e5:
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{value:.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
+
+
 def architecture(run):
     return run["config"].architecture(run["n_features"])
 
+
+def data_source(run):
+    """Where a run's data came from: the generated dataset's name, or the CSV file's ("CSV wavy.csv")."""
+    if run["config"].dataset != "csv":
+        return run["config"].dataset
+    name = run.get("csv_name")
+    return f"CSV {name}" if name else "CSV (file not kept)"
+
+
+# ---------------------------------------------------------------- the runs table
 
 def created_time(value):
     """A run's `created` as a datetime, or None when it is not a time (e.g. 1e20 in an imported file)."""
@@ -62,16 +102,34 @@ def runs_table(summaries):
     rows = []
     for r in summaries:
         config = r["config"]
-        rows.append({"id": r["id"], "name": str(r["name"]), "dataset": config.dataset, "architecture": architecture(r),
-                     "activation": config.activation, "optimizer": config.optimizer, "lr": config.lr,
-                     "steps": r["steps_done"], "status": str(r["status"]), "train loss": _number(r["final_loss"]),
-                     "test loss": _number(r["final_test_loss"]), "accuracy": _number(r["final_accuracy"]),
-                     "created": created_time(r["created"]), "sweep": str(r["sweep"] or "")})
+        rows.append({"id": r["id"], "name": str(r["name"]), "dataset": data_source(r),
+                     "architecture": architecture(r), "activation": config.activation, "optimizer": config.optimizer,
+                     "lr": config.lr, "steps": r["steps_done"], "engine": config.engine, "status": str(r["status"]),
+                     "train loss": _number(r["final_loss"]), "test loss": _number(r["final_test_loss"]),
+                     "accuracy": _number(r["final_accuracy"]), "created": created_time(r["created"]),
+                     "sweep": str(r["sweep"] or "")})
     df = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for col in ("train loss", "test loss", "accuracy"):
         df[col] = df[col].astype(float)
     df["created"] = pd.to_datetime(df["created"])
     return df
+
+
+def progress_text(run):
+    """How far a run got, in words: 'finished · 100 steps', 'still training · 30 of 100 steps so far'."""
+    done, steps = run["steps_done"], run["config"].steps
+    return {"finished": f"finished · {done} steps",
+            "running": f"still training · {done} of {steps} steps so far (its last checkpoint)",
+            "interrupted": f"interrupted at step {done} of {steps} (its process ended; the last checkpoint is kept)",
+            "stopped": f"stopped at step {done} of {steps}",
+            "diverged": f"diverged after {done} steps"}.get(run["status"], f"{run['status']} · {done} steps")
+
+
+def status_note(table):
+    """A line under the runs table saying what its unusual statuses mean ("" when every run finished)."""
+    counts = table["status"].value_counts()
+    parts = [f"{counts[s]} {s} ({note})" for s, note in STATUS_NOTES.items() if counts.get(s, 0)]
+    return "Runs " + "; ".join(parts) + "." if parts else ""
 
 
 def odd_runs(summaries):
@@ -180,28 +238,26 @@ def run_label(run):
     return f"#{run['id']} {run['name']}"
 
 
+def own_name(run):
+    """A run's name without the name of its sweep, which all the sweep's runs share:
+    'lr=0.1 seed=1 · sweep-20261129-0730' -> 'lr=0.1 seed=1' (older sweeps put the sweep first)."""
+    name, sweep = str(run["name"]), run.get("sweep")
+    if sweep and name.endswith(f" · {sweep}") and len(name) > len(sweep) + 3:
+        return name[:-len(sweep) - 3]
+    if sweep and name.startswith(sweep + " "):
+        return name[len(sweep) + 1:]
+    return name
+
+
+def cut(text, width):
+    """Text cut to `width` characters with an ellipsis (None: not cut)."""
+    return text if width is None or len(text) <= width else text[:width - 1] + "…"
+
+
 def short_label(run, width=22):
     """'#3 name' cut to `width` characters (None: not cut), for legends and headers. A sweep's runs
-    drop the sweep's name, which they share: '#31 lr=0.1 hidden=8'."""
-    name, sweep = run["name"], run.get("sweep")
-    if sweep and name.startswith(sweep + " "):
-        name = name[len(sweep) + 1:]
-    label = f"#{run['id']} {name}"
-    return label if width is None or len(label) <= width else label[:width - 1] + "…"
-
-
-def legend_below(fig, n_entries):
-    """Several runs: the legend under the plot, the plot taller by the legend's rows. Many runs: a
-    scrolling legend at the right instead."""
-    if n_entries > 12:
-        fig.update_layout(height=560, margin=dict(l=60, r=20, t=50, b=50),
-                          legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02))
-        return fig
-    rows = math.ceil(n_entries / 3)
-    fig.update_layout(height=400 + 22 * rows, margin=dict(l=60, r=20, t=50, b=90 + 22 * rows),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0,
-                                  entrywidth=0.33, entrywidthmode="fraction"))
-    return fig
+    drop the sweep's name: '#31 lr=0.1 hidden=8'."""
+    return cut(f"#{run['id']} {own_name(run)}", width)
 
 
 def loss_span(runs):
@@ -215,16 +271,15 @@ def plotly_text(text):
     return html.escape(str(text), quote=False)
 
 
-def curves(runs):
-    """loss_figure() input: one curve per run, coloured by run_color(id)."""
-    return [{"name": plotly_text(short_label(r, 36)), "history": r["history"], "color": run_color(r["id"])}
-            for r in runs]
-
-
 # ---------------------------------------------------------------- diffs and metrics
-def _shown(name, value):
+def _shown(run, name):
+    """A config field's value in the parameters table: as people write it; an uploaded CSV by its file's
+    name, not its hash."""
+    value = getattr(run["config"], name)
     if name == "csv_path":
         return Path(value).name if value else ""
+    if name == "csv_upload":
+        return data_source(run) if value else ""
     return format_value(name, value)
 
 
@@ -238,9 +293,108 @@ def config_diff(runs, show_all=False):
     differ, unless show_all (or fewer than two runs, where nothing can differ)."""
     configs = [r["config"] for r in runs]
     names = CONFIG_FIELDS if show_all or len(runs) < 2 else differing_fields(configs)
-    table = pd.DataFrame({short_label(r, 30): [_shown(n, getattr(r["config"], n)) for n in names] for r in runs},
+    table = pd.DataFrame({short_label(r, 30): [_shown(r, n) for n in names] for r in runs},
                          index=pd.Index(names, name="field"))
     return table
+
+
+def diff_caption(runs, table):
+    """What the parameters table shows, said under it."""
+    if len(runs) == 1:
+        return "One run: all of its settings. Select more runs to see only what differs."
+    if table.empty:
+        return "These runs have the same config in every field (turn on *Show all fields* to see it)."
+    return "Highlighted: the values that differ from the most common one in their row (the first run's, in a tie)."
+
+
+def differing_cells(table):
+    """Which cells of a config_diff table to highlight: in each row, those whose value is not the row's
+    most common one (the first run's value when several are as common), so the odd ones out stand out."""
+    def row_mask(row):
+        counts = Counter(row)
+        usual = next(value for value in row if counts[value] == max(counts.values()))
+        return row != usual
+    return table.apply(row_mask, axis=1) if not table.empty else table.astype(bool)
+
+
+def highlighted_diff(table, color="rgba(255, 196, 0, 0.35)"):
+    """The config_diff table as a pandas Styler for st.table (which wraps long text rather than cut
+    it), its differing cells (differing_cells) with a background. With more than MAX_DIFF_COLUMNS
+    runs it is turned to one row per run, so that it grows down the page rather than off its side."""
+    mask = differing_cells(table).replace({True: f"background-color: {color}", False: ""})
+    if len(table.columns) > MAX_DIFF_COLUMNS:
+        table, mask = table.T.rename_axis("run"), mask.T
+    return table.style.apply(lambda _: mask.to_numpy(), axis=None)
+
+
+# ---------------------------------------------------------------- seed groups
+SEED_IN_NAME = re.compile(r"(^|\s)seed=\d+(?=\s|$)")
+
+
+def seed_key(config):
+    """What runs of one seed group share: their whole config but the seed."""
+    return config.replace(seed=0)
+
+
+def seed_groups(runs):
+    """Runs that differ only by their seed, together: [[run, ...], ...], in the order of each group's
+    first run, a group's runs by seed; a run with no such sibling is a group of one."""
+    groups = {}
+    for r in runs:
+        groups.setdefault(seed_key(r["config"]), []).append(r)
+    return [sorted(group, key=lambda r: r["config"].seed) for group in groups.values()]
+
+
+def has_seed_groups(runs):
+    """Whether two of the runs differ only by their seed."""
+    return any(len(group) > 1 for group in seed_groups(runs))
+
+
+def group_label(group, width=36):
+    """A legend label: the run's short label for a group of one; else the name the runs share once
+    their 'seed=N' is taken out (the ids when names differ), and how many seeds: 'lr=0.1 (3 seeds)'."""
+    if len(group) == 1:
+        return short_label(group[0], width)
+    names = {" ".join(SEED_IN_NAME.sub(" ", own_name(r)).split()) for r in group}
+    name = names.pop() if len(names) == 1 and "" not in names else ",".join(f"#{r['id']}" for r in group)
+    distinct_seeds = len({r["config"].seed for r in group}) == len(group)  # else some are repeats of one seed
+    suffix = f" ({len(group)} {'seeds' if distinct_seeds else 'runs'})"
+    return cut(name, None if width is None else max(width - len(suffix), 8)) + suffix
+
+
+def spread(values):
+    """(mean, sample standard deviation, n) of the finite numbers in `values`; the deviation is None
+    for fewer than two, the mean None for none."""
+    finite = [float(v) for v in values if _number(v) is not None and math.isfinite(v)]
+    if not finite:
+        return None, None, 0
+    mean = sum(finite) / len(finite)
+    if len(finite) < 2:
+        return mean, None, 1
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)), len(finite)
+
+
+def spread_text(values, digits=3):
+    """'0.123 ± 0.0045' (a single value alone, '–' for none): how a group's spread reads in a table."""
+    mean, std, n = spread(values)
+    if std is None:
+        return format_number(mean, digits)
+    return f"{format_number(mean, digits)} ± {format_number(std, 2)}"
+
+
+def groups_table(runs):
+    """One row per seed group of two or more runs: its runs, seeds, and each final metric as
+    'mean ± std' over the seeds. Empty when no runs share a config but for the seed."""
+    rows = []
+    for group in seed_groups(runs):
+        if len(group) < 2:
+            continue
+        row = {"group": group_label(group, None), "runs": " ".join(f"#{r['id']}" for r in group),
+               "seeds": ", ".join(str(r["config"].seed) for r in group), "n": len(group)}
+        for label, column in GROUP_COLUMNS.items():
+            row[column] = spread_text(metric_values(group, label))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["group", "runs", "seeds", "n", *GROUP_COLUMNS.values()])
 
 
 def metric_values(runs, label):
@@ -253,7 +407,8 @@ def metric_values(runs, label):
         else:
             values = [v for v in r["history"].get(key, []) if v is not None]
             value = values[-1] if values else None
-        out.append(value if value is None or math.isfinite(value) else None)
+        value = _number(value)
+        out.append(value if value is not None and math.isfinite(value) else None)
     return out
 
 
@@ -274,16 +429,6 @@ def figure_problem(run):
     return None
 
 
-def compact(fig, columns):
-    """A result figure fitted to one of `columns` side-by-side columns: legend below, no colour bar
-    when the columns are narrow."""
-    fig.update_layout(height=400, margin=dict(l=50, r=10, t=50, b=60), title_font_size=14,
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
-    if columns > 2:
-        fig.update_traces(showscale=False, selector=dict(type="contour"))
-    return fig
-
-
 # ---------------------------------------------------------------- sweeps
 def sweep_names(summaries):
     """{sweep name: number of runs}, newest sweep first (summaries come newest first)."""
@@ -294,7 +439,7 @@ def sweep_names(summaries):
     return out
 
 
-def _sort_key(value):
+def sort_key(value):
     """Axis order: numbers by value, hidden layers by widths, words alphabetically."""
     if isinstance(value, (int, float)):
         return (0, value, ())
@@ -308,46 +453,92 @@ def sweep_axes(store, name):
     return None if grid is None else [field for field, _ in grid if field != "seed" or len(grid) == 1]
 
 
+def _cells(runs, names):
+    """{(value of names[0], value of names[1] or None): [runs of that cell, oldest first]}."""
+    cells = {}
+    for r in sorted(runs, key=lambda r: r["id"]):
+        key = tuple(getattr(r["config"], n) for n in names)
+        cells.setdefault(key if len(names) > 1 else (key[0], None), []).append(r)
+    return cells
+
+
+def cell_text(cell, metric):
+    """A heatmap cell's label: the metric's mean over the cell's runs, '± std' when it ran with several
+    seeds, and what did not finish ('diverged', '1 of 3 diverged', '(stopped)', 'not run')."""
+    if not cell:
+        return "not run"
+    diverged = sum(r["status"] == "diverged" for r in cell)
+    counted = [r.get(metric) for r in cell if r["status"] != "diverged"]
+    if diverged == len(cell):
+        return "diverged"
+    text = spread_text(counted) if len(cell) > 1 else format_number(_number(counted[0]), 3)
+    if diverged:
+        text += f"<br>{diverged} of {len(cell)} diverged"
+    others = sorted({r["status"] for r in cell} - {"finished", "diverged"})
+    return text + "".join(f" ({status})" for status in others)
+
+
 def sweep_view(runs, names=None, metric="final_loss"):
     """The grid of a sweep's runs, for a heatmap.
 
     names: the swept fields, in the grid's order (sweep_axes); when None (an old sweep), the config
-    fields that differ, in TrainConfig's order; at most two are drawn. Returns {"names", "x", "y", "z", "ids", "status"}: x and y are the axis values as
-    labels (y is [""] for a one-field sweep), z[j][i] the metric of the cell, ids[j][i] its run
-    id (None where no run), text[j][i] its label ("diverged" has no value: its last finite loss
-    would swamp the colour scale). When one cell ran more than once, the newest run is shown."""
+    fields that differ, in TrainConfig's order; at most two are drawn. Returns {"names", "x", "y",
+    "z", "ids", "status", "text", "seeds"}: x and y are the axis values as labels (y is [""] for a
+    one-field sweep); z[j][i] is the mean of the metric over the cell's runs (several when the sweep
+    repeated each cell over seeds; a diverged run has no value: its last finite loss would swamp the
+    colour scale); ids[j][i] the cell's run ids (oldest first, [] where none ran), status[j][i]
+    their statuses, text[j][i] the cell's label (cell_text). seeds: the most runs of one cell."""
     configs = [r["config"] for r in runs]
     if names is None:
         names = sorted(differing_fields(configs), key=CONFIG_FIELDS.index)[:2] or ["seed"]
     names = list(names)
-    axes = [sorted({getattr(c, n) for c in configs}, key=_sort_key) for n in names]
+    axes = [sorted({getattr(c, n) for c in configs}, key=sort_key) for n in names]
     x_values, y_values = axes[0], (axes[1] if len(axes) > 1 else [None])
-    z = [[None] * len(x_values) for _ in y_values]
-    ids = [[None] * len(x_values) for _ in y_values]
-    status = [[""] * len(x_values) for _ in y_values]
-    text = [["not run"] * len(x_values) for _ in y_values]
-    for r in sorted(runs, key=lambda r: r["id"]):
-        config = r["config"]
-        i = x_values.index(getattr(config, names[0]))
-        j = y_values.index(getattr(config, names[1])) if len(names) > 1 else 0
-        value = r.get(metric)
-        finite = value is not None and math.isfinite(value) and r["status"] != "diverged"
-        z[j][i] = value if finite else None
-        ids[j][i], status[j][i] = r["id"], r["status"]
-        text[j][i] = "diverged" if r["status"] == "diverged" else (f"{value:.3g}" if finite else "–") + \
-            (" (stopped)" if r["status"] == "stopped" else "")
+    cells = _cells(runs, names)
+    grid = [[cells.get((x, y), []) for x in x_values] for y in y_values]
+    z = [[spread([r.get(metric) for r in cell if r["status"] != "diverged"])[0] for cell in row] for row in grid]
     return {"names": names, "x": [format_value(names[0], v) for v in x_values],
             "y": [format_value(names[1], v) for v in y_values] if len(names) > 1 else [""],
-            "z": z, "ids": ids, "status": status, "text": text}
+            "z": z, "ids": [[[r["id"] for r in cell] for cell in row] for row in grid],
+            "status": [[[r["status"] for r in cell] for cell in row] for row in grid],
+            "text": [[cell_text(cell, metric) for cell in row] for row in grid],
+            "seeds": max((len(cell) for cell in cells.values()), default=0)}
+
+
+def sweep_caption(view):
+    """What the heatmap's cells show, said under it."""
+    parts = []
+    if view["seeds"] > 1:
+        parts.append(f"Each cell is the mean over its runs ({view['seeds']} seeds), ± their standard deviation.")
+    if any(value is None for row in view["z"] for value in row):
+        parts.append("Blank cells: runs that diverged (the loss blew up to a huge or non-finite value) or were not "
+                     "run (a cancelled sweep).")
+    return " ".join(parts)
 
 
 def sweep_table(runs, names):
-    """One row per run of a sweep: the swept values, status, final metrics and a link to it."""
+    """One row per cell of a sweep: the swept values, its runs, their statuses, the final metrics
+    (the mean over the cell's seeds, with '± std' columns when cells ran with several seeds) and a
+    link comparing the cell's runs."""
+    cells = _cells(runs, names)
+    repeated = any(len(cell) > 1 for cell in cells.values())
+    columns = [*names, "runs", "status", "train loss", "test loss", "accuracy"]
+    if repeated:
+        columns[-3:] = ["train loss", "± train loss", "test loss", "± test loss", "accuracy", "± accuracy"]
     rows = []
-    for r in sorted(runs, key=lambda r: tuple(_sort_key(getattr(r["config"], n)) for n in names)):
-        row = {n: format_value(n, getattr(r["config"], n)) for n in names}
-        row.update({"run": f"#{r['id']}", "status": r["status"], "train loss": r["final_loss"],
-                    "test loss": r["final_test_loss"], "accuracy": r["final_accuracy"],
-                    "link": compare_link([r["id"]])})
+    for key in sorted(cells, key=lambda k: tuple(sort_key(v) for v in k[:len(names)])):
+        cell = cells[key]
+        row = {n: format_value(n, v) for n, v in zip(names, key)}
+        row.update({"runs": " ".join(f"#{r['id']}" for r in cell),
+                    "status": ", ".join(f"{n} {s}" if len(cell) > 1 else s for s, n in
+                                        Counter(r["status"] for r in cell).items())})
+        for column, key_name in (("train loss", "final_loss"), ("test loss", "final_test_loss"),
+                                 ("accuracy", "final_accuracy")):
+            mean, std, _ = spread([r[key_name] for r in cell if r["status"] != "diverged"])
+            row[column] = mean
+            if repeated:
+                row[f"± {column}"] = std
+        row["link"] = compare_link([r["id"] for r in cell][:MAX_SELECTED])
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*names, "run", "status", "train loss", "test loss", "accuracy", "link"])
+    return pd.DataFrame(rows, columns=[*columns, "link"])
+

@@ -79,16 +79,16 @@ def sweep_results(store, summaries):
     if len(names) == 1:
         fig.update_layout(height=260)  # one row of cells
     st.plotly_chart(fig, key="sw_heatmap")
-    if any(status in ("diverged", "") for row in view["status"] for status in row):
-        st.caption("Blank cells: runs that diverged (the loss blew up to a huge or non-finite value) or were not run "
-                   "(a cancelled sweep).")
+    st.caption(compare.sweep_caption(view))
     ids = [r["id"] for r in runs][:compare.MAX_SELECTED]
     st.page_link("pages/4_Compare.py", label=f"Compare {'these' if len(runs) == len(ids) else 'the newest'} "
                  f"{len(ids)} runs", icon="📊", query_params={"runs": compare.format_ids(ids)})
-    st.dataframe(ui.readable_numbers(compare.sweep_table(runs, names), ["train loss", "test loss"]), key="sw_table",
+    table = compare.sweep_table(runs, names)
+    st.dataframe(ui.readable_numbers(table, [c for c in table if "loss" in c]), key="sw_table",
                  hide_index=True, column_config={
                      "link": st.column_config.LinkColumn("compare", display_text="open ↗"),
-                     "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
+                     "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+                     "± accuracy": st.column_config.NumberColumn(format="percent")})
 
 
 st.title("🧪 Sweep hyperparameters")

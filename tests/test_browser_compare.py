@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from conftest import ARTIFACTS, open_page, wait_idle
 from lab.config import TrainConfig
 from lab.runs import RunStore
+from lab.sweep import parse_grid, run_sweep
 from lab.train import train
 
 pytestmark = pytest.mark.browser
@@ -68,3 +69,44 @@ def test_html_in_a_run_name_is_shown_as_text(page, app_server):
     expect(page.get_by_text(f"#{run_id} <b id=x>hi</b>").first).to_be_visible(timeout=WAIT)
     assert page.locator("b#x").count() == 0 and page.locator("#x").count() == 0
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+@pytest.fixture(scope="module")
+def seed_group(app_server):
+    """A sweep's cell over 3 seeds and one other run: 4 runs, 3 of them a seed group."""
+    store = RunStore(app_server["db"])
+    base = TrainConfig(steps=40, n=60, hidden=(8,))
+    ids = run_sweep(parse_grid(["lr=0.5"], base, seeds=3), store, "browser-seeds", workers=1)
+    return ids + [store.save(train(base.replace(lr=0.05, activation="tanh", hidden=(4, 4))), name="browser other")]
+
+
+def test_four_runs_with_a_seed_group_show_a_band_and_parallel_coordinates(page, app_server, seed_group):
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_viewport_size({"width": 1400, "height": 5200})  # the whole page in one window (and one picture)
+    open_page(page, f"{app_server['url']}/Compare?runs={','.join(map(str, seed_group))}")
+    loss = page.locator(".st-key-cmp_loss")
+    expect(loss.locator("g.trace.scatter").first).to_be_attached(timeout=WAIT)
+    expect(loss.locator(".legendtext").filter(has_text="lr=0.5 (3 seeds) (train)")).to_have_count(1, timeout=WAIT)
+    # the seed group's ± std bands: train and test of the one group, none for the run alone
+    expect(loss.locator("path.js-fill")).to_have_count(2, timeout=WAIT)
+    parcoords = page.locator(".st-key-cmp_parcoords")
+    expect(parcoords.locator("g.parcoords").first).to_be_attached(timeout=WAIT)
+    expect(parcoords.locator("text.axis-title").filter(has_text="test accuracy")).to_have_count(1, timeout=WAIT)
+    labels = parcoords.locator("text.axis-title").all_text_contents()
+    assert labels[:3] == ["hidden", "activation", "lr"] and "train loss" in labels, labels
+    expect(page.locator(".st-key-cmp_scatter g.trace.scatter").first).to_be_attached(timeout=WAIT)
+    for run_id in seed_group:  # four boundaries side by side, each at an equal axis scale
+        expect(page.locator(f".st-key-cmp_boundary_{run_id} .main-svg").first).to_be_visible(timeout=WAIT)
+    page.screenshot(path=str(ARTIFACTS / "compare-seed-group.png"), full_page=True)
+    for run_id in seed_group:
+        x_scale, y_scale = _pixels_per_unit(page, run_id)
+        assert x_scale == pytest.approx(y_scale, rel=0.02), run_id  # a circle stays a circle
+    assert page.locator("[data-testid='stException']").count() == 0 and not errors, errors
+
+
+def _pixels_per_unit(page, run_id):
+    """How many screen pixels one data unit takes on a boundary figure's x and y axes, as plotly drew it."""
+    return page.locator(f".st-key-cmp_boundary_{run_id} .js-plotly-plot").first.evaluate(
+        "el => ['xaxis', 'yaxis'].map(a => el._fullLayout[a]._length / "
+        "Math.abs(el._fullLayout[a].range[1] - el._fullLayout[a].range[0]))")

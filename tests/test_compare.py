@@ -1,16 +1,20 @@
 """lab/compare.py and the store/figure helpers the Compare page stands on (no Streamlit)."""
 import json
 import math
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from lab import compare
+from lab import compare_figures as figures
 from lab.config import TrainConfig
-from lab.figures import loss_figure, run_color, smooth
-from lab.runs import RunStore, RunStoreError
-from lab.sweep import parse_grid, run_sweep
+from lab.figures import run_color, smooth
+from lab.runs import RunRecorder, RunStore, RunStoreError
+from lab.sweep import cell_name, parse_grid, run_sweep
 from lab.train import train
 
 SMALL = TrainConfig(steps=12, n=40, hidden=(4,))
@@ -90,12 +94,71 @@ def test_config_diff_shows_only_what_differs(three):
     assert compare.differing_fields([r["config"] for r in three[:2]]) == ["activation", "lr"]
 
 
+def test_the_odd_values_out_are_highlighted(three):
+    diff = compare.config_diff(three)
+    mask = compare.differing_cells(diff)
+    assert mask.loc["lr"].tolist() == [False, True, False] and mask.loc["dataset"].tolist() == [False, False, True]
+    tie = compare.differing_cells(pd.DataFrame({"a": ["8"], "b": ["16"], "c": ["16"], "d": ["8"]}))
+    assert tie.iloc[0].tolist() == [False, True, True, False]  # a tie: the first run's value is the usual one
+    css = compare.highlighted_diff(diff).to_html().split("</style>")[0]  # the cells with a background
+    assert sorted(re.findall(r"_row(\d+)_col(\d+)", css)) == sorted(
+        (str(row), str(col)) for row, col in zip(*np.nonzero(mask.to_numpy())))
+    many = pd.DataFrame({f"#{i}": [str(i % 2)] for i in range(compare.MAX_DIFF_COLUMNS + 1)}, index=["seed"])
+    turned = compare.highlighted_diff(many)
+    assert turned.data.index.name == "run" and list(turned.data.columns) == ["seed"]  # one row per run
+
+
 def test_labels_are_short_enough_for_column_headers(three):
     run = dict(three[0], name="a very long run name that goes on and on")
     assert compare.short_label(run) == f"#{run['id']} {run['name']}"[:21] + "…"
     assert compare.short_label(three[0]) == f"#{three[0]['id']} base"
-    swept = dict(three[0], name="sweep-20261126-133932 lr=0.1 hidden=8", sweep="sweep-20261126-133932")
+    swept = dict(three[0], name="sweep-20261126-133932 lr=0.1 hidden=8", sweep="sweep-20261126-133932")  # older
     assert compare.short_label(swept) == f"#{three[0]['id']} lr=0.1 hidden=8"
+    grid = parse_grid(["lr=0.1,0.5"], SMALL, seeds=2)
+    named = dict(three[0], name=cell_name("sweep-1129", grid, 1), sweep="sweep-1129")  # as sweeps name runs now
+    assert named["name"] == "lr=0.1 seed=1 · sweep-1129"
+    assert compare.own_name(named) == "lr=0.1 seed=1" and compare.short_label(named, None).endswith(" lr=0.1 seed=1")
+    assert compare.own_name(dict(named, sweep=None)) == named["name"]  # not a sweep's run: its name as it is
+
+
+@pytest.mark.parametrize("value, text", [(3.3e10, "3.3e10"), (1.2e-7, "1.2e-7"), (0.0123, "0.0123"), (0.5, "0.5"),
+                                         (12345.678, "12346"), (0.0, "0"), (None, "–"), (float("inf"), "∞")])
+def test_numbers_read_at_any_size(value, text):
+    assert compare.format_number(value) == text
+
+
+def test_runs_table_shows_engine_and_data_source(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("MICROGRAD_RUNS_DB", str(store.path))  # where training reads an upload from
+    content = "a,b,target\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12))
+    upload = store.save_upload(content.encode(), "wavy <edge>.csv")
+    kept = store.save(train(TrainConfig(dataset="csv", csv_upload=upload, steps=3, hidden=(2,), engine="scalar")))
+    generated = store.save(train(SMALL))
+    table = compare.runs_table(store.list()).set_index("id")
+    assert table.loc[kept, "dataset"] == "CSV wavy <edge>.csv" and table.loc[kept, "engine"] == "scalar"
+    assert table.loc[generated, "dataset"] == "moons" and table.loc[generated, "engine"] == "numpy"
+    assert compare.data_source(dict(store.get(kept), csv_name=None)) == "CSV (file not kept)"
+    assert list(compare.filter_table(table.reset_index(), "wavy")["id"]) == [kept]
+    assert list(compare.filter_table(table.reset_index(), datasets=["CSV wavy <edge>.csv"])["id"]) == [kept]
+
+
+def test_running_and_interrupted_runs_are_listed_and_explained(store):
+    config = SMALL.replace(steps=50)
+    running, interrupted = RunRecorder(store, config, every=0), RunRecorder(store, config, every=0)
+    for recorder in (running, interrupted):  # stopped after 4 steps and never finished: as a kill leaves it
+        steps = iter(range(100))
+        train(config, on_start=recorder.on_start, on_step=recorder.on_step, should_stop=lambda: next(steps) >= 4)
+    interrupted.interrupt()
+    store.save(train(SMALL))
+    table = compare.runs_table(store.list())
+    assert sorted(table["status"]) == ["finished", "interrupted", "running"]
+    assert list(compare.filter_table(table, statuses=["running"])["id"]) == [running.run_id]
+    assert list(compare.filter_table(table, statuses=["interrupted", "running"])["id"]) == \
+        [interrupted.run_id, running.run_id]
+    note = compare.status_note(table)
+    assert note.startswith("Runs 1 running (still training") and "1 interrupted (their process ended" in note
+    assert compare.status_note(compare.filter_table(table, statuses=["finished"])) == ""
+    assert compare.progress_text(store.get(running.run_id)).startswith("still training · 4 of 50 steps")
+    assert compare.progress_text(store.get(interrupted.run_id)).startswith("interrupted at step 4 of 50")
 
 
 # ---------------------------------------------------------------- curves, smoothing, metrics
@@ -110,19 +173,232 @@ def test_smoothing_is_an_exponential_moving_average():
 
 
 def test_curves_overlay_with_one_colour_per_run(three):
-    fig = loss_figure(compare.curves(three), smoothing=0.6, x_key="time", log_y=True)
+    fig = figures.curves_figure(three, smoothing=0.6, x_key="time", log_y=True)
     train_traces = [t for t in fig.data if t.name.endswith("(train)")]
-    assert len(train_traces) == 3 and len(fig.data) == 6  # train and test per run
+    assert len(train_traces) == 3 and len(fig.data) == 6  # train and test per run, no band without a seed group
     for run, trace in zip(three, train_traces):
         assert trace.line.color == run_color(run["id"]) and trace.name.startswith(f"#{run['id']} ")
-        assert list(trace.y) == pytest.approx(smooth(run["history"]["train_loss"], 0.6))
+        assert list(trace.y) == pytest.approx(figures.smooth(run["history"]["train_loss"], 0.6, log_y=True))
         assert list(trace.x) == run["history"]["time"]
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "wall time (s)"
-    fast = loss_figure(compare.curves(three), smoothing=0.6, x_key="time", as_arrays=True)
-    for slow_trace, fast_trace in zip(fig.data, fast.data):
-        assert list(fast_trace.y) == pytest.approx(list(slow_trace.y)) and list(fast_trace.x) == list(slow_trace.x)
-    wide = compare.legend_below(fig, len(fig.data))
-    assert wide.layout.legend.y < 0 and wide.layout.height > 400
+    assert "in log space" in fig.layout.title.subtitle.text
+    assert fig.layout.legend.y < 0 and fig.layout.height > 400  # the legend under the plot
+
+
+def test_linear_smoothing_is_tensorboards_moving_average(three):
+    loss = three[0]["history"]["train_loss"]
+    assert list(figures.smooth(loss, 0.6)) == pytest.approx(smooth(loss, 0.6))  # lab.figures' loop, vectorised
+    assert list(figures.smooth([4.0, None, float("nan"), 2.0], 0.5))[3] == 3.0  # gaps are skipped, not zeros
+    assert math.isnan(figures.smooth([4.0, None, 2.0], 0.5)[1])
+    assert list(figures.smooth([1.0, 2.0, 3.0], 0.0)) == [1.0, 2.0, 3.0]
+
+
+def test_smoothing_zeros_on_a_log_axis_stays_readable():
+    losses = [1.0, 0.5, 0.1] + [0.0] * 2000  # a hinge loss that reaches 0 and stays there
+    linear = smooth(losses, 0.9)
+    assert min(v for v in linear if v > 0) < 1e-54  # the old way: a curve plunging to 1e-54 on a log axis
+    floor = figures.zero_floor([losses])
+    assert floor == 0.01  # one decade under the smallest positive loss
+    logged = figures.smooth(losses, 0.9, log_y=True, floor=floor)
+    assert logged.min() == pytest.approx(floor) and logged.max() <= 1.0
+    assert logged[-1] == pytest.approx(floor)  # settles at the floor, never under it
+    raw = figures.smooth(losses, 0.0, log_y=True, floor=floor)
+    assert list(raw[:3]) == pytest.approx([1.0, 0.5, 0.1]) and raw[3] == pytest.approx(floor)
+    assert figures.zero_floor([[0.2, 0.3]]) is None and figures.zero_floor([[0.0, 0.0]]) is None
+    assert figures.zero_floor([[0.0, 3e-7], [2.0]]) == pytest.approx(1e-8)
+
+
+def test_a_log_loss_chart_with_zeros_says_where_they_are(store):
+    run = store.get(store.save(train(TrainConfig(steps=120, l2=0.0, loss="hinge", noise=0.05))))
+    assert 0.0 in run["history"]["train_loss"]  # this config drives the hinge loss to exactly 0
+    fig = figures.curves_figure([run], smoothing=0.9, log_y=True)
+    smallest = min(min(v for v in trace.y if v == v) for trace in fig.data)
+    positive = min(v for v in run["history"]["train_loss"] + run["history"]["test_loss"] if v and v > 0)
+    floor = figures.zero_floor([run["history"]["train_loss"], run["history"]["test_loss"]])
+    assert positive / 100 < floor <= positive / 10  # a round number a decade or so under the smallest loss
+    assert floor * (1 - 1e-9) <= smallest < floor * 1.1  # zeros drawn at the floor, never under it (no 1e-54)
+    note = fig.layout.title.subtitle.text
+    assert "smoothed (moving average, weight 0.9) in log space" in note and "a value of 0 is drawn at 1e-" in note
+    assert not figures.curves_figure([run]).layout.title.subtitle.text  # raw values: nothing to say
+
+
+# ---------------------------------------------------------------- seed groups
+@pytest.fixture
+def seeded(store):
+    """A 2-cell sweep repeated over 3 seeds (6 runs) and one run of its own; full records, oldest first."""
+    run_sweep(parse_grid(["lr=0.5,0.05"], SMALL, seeds=3), store, "seeded", workers=1)
+    store.save(train(SMALL.replace(activation="tanh")), name="alone")
+    return [store.get(r["id"]) for r in reversed(store.list())]
+
+
+def cell(runs, lr):
+    """The runs of the `seeded` sweep's cell with this learning rate."""
+    return [r for r in runs if r["sweep"] == "seeded" and r["config"].lr == lr]
+
+
+def test_seed_groups_put_runs_that_differ_only_by_seed_together(seeded):
+    groups = compare.seed_groups(seeded)
+    assert [len(g) for g in groups] == [3, 3, 1]
+    for group in groups[:2]:
+        assert len({r["config"].lr for r in group}) == 1 and [r["config"].seed for r in group] == [0, 1, 2]
+    assert compare.has_seed_groups(seeded) and not compare.has_seed_groups(seeded[:1] + seeded[-1:])
+    assert compare.group_label(groups[0]) == "lr=0.5 (3 seeds)"  # the names without their seed=N
+    assert compare.group_label(groups[2]) == compare.short_label(groups[2][0], 36)
+    twins = [dict(seeded[-1], id=90, name="a"), dict(seeded[-1], id=91, name="b")]  # same seed: repeats
+    assert compare.group_label(twins) == "#90,#91 (2 runs)"
+
+
+def test_spread_is_the_mean_and_sample_std():
+    assert compare.spread([1.0, 2.0, 3.0]) == (2.0, 1.0, 3)
+    assert compare.spread([2.0, None, float("nan"), "x"]) == (2.0, None, 1)
+    assert compare.spread([]) == (None, None, 0)
+    assert compare.spread_text([1.0, 2.0, 3.0]) == "2 ± 1"
+    assert compare.spread_text([0.0123, 0.0125]) == "0.0124 ± 1.4e-4"
+    assert compare.spread_text([3.3e10]) == "3.3e10" and compare.spread_text([None]) == "–"
+
+
+def test_groups_table_gives_each_groups_spread(seeded):
+    table = compare.groups_table(seeded)
+    assert list(table["group"]) == ["lr=0.5 (3 seeds)", "lr=0.05 (3 seeds)"]  # the run alone is no group
+    assert list(table["n"]) == [3, 3] and list(table["seeds"]) == ["0, 1, 2", "0, 1, 2"]
+    first = cell(seeded, 0.5)
+    assert table["runs"][0] == " ".join(f"#{r['id']}" for r in sorted(first, key=lambda r: r["config"].seed))
+    assert table["train loss"][0] == compare.spread_text([r["final_loss"] for r in first])
+    assert " ± " in table["train loss"][0]
+    assert compare.groups_table(seeded[-1:]).empty
+
+
+def test_a_seed_group_is_one_mean_curve_with_a_band(seeded):
+    fig = figures.curves_figure(seeded)
+    bands = [t for t in fig.data if t.fill == "toself"]
+    lines = [t for t in fig.data if t.fill != "toself"]
+    assert len(bands) == 4 and len(lines) == 6  # train and test: a band for each group's, none for the run alone
+    group = cell(seeded, 0.5)
+    [mean] = [t for t in lines if t.name == "lr=0.5 (3 seeds) (train)"]
+    losses = np.array([r["history"]["train_loss"] for r in group])
+    assert list(mean.y) == pytest.approx(losses.mean(axis=0))
+    [band] = [t for t in bands if t.legendgroup == mean.name]
+    steps = len(mean.x)
+    assert list(band.y[:steps]) == pytest.approx(losses.mean(axis=0) + losses.std(axis=0, ddof=1))
+    assert list(band.y[steps:]) == pytest.approx((losses.mean(axis=0) - losses.std(axis=0, ddof=1))[::-1])
+    assert "band: mean ± 1 std over the seeds" in fig.layout.title.subtitle.text
+    assert not any(t.fill == "toself" for t in figures.curves_figure(seeded, band=False).data)
+    assert len(figures.curves_figure(seeded, grouped=False).data) == 14  # every run its own pair of lines
+
+
+def test_a_group_band_on_a_log_axis_is_around_the_geometric_mean(seeded):
+    group = cell(seeded, 0.5)
+    [mean] = [t for t in figures.curves_figure(group, log_y=True).data if t.name == "lr=0.5 (3 seeds) (train)"]
+    logs = np.log10([r["history"]["train_loss"] for r in group])
+    assert list(mean.y) == pytest.approx(10 ** logs.mean(axis=0))
+
+
+def test_groups_of_runs_of_different_lengths_average_what_there_is(seeded):
+    group = cell(seeded, 0.5)
+    short = dict(group[0], history={k: v[:5] for k, v in group[0]["history"].items()})  # stopped after 5 steps
+    lines, _ = figures.curve_lines([short, *group[1:]])
+    [train] = [line for line in lines if line["name"].endswith("(train)")]
+    assert len(train["y"]) == SMALL.steps and not np.isnan(train["y"]).any()
+    later = np.mean([r["history"]["train_loss"][-1] for r in group[1:]])
+    assert train["y"][-1] == pytest.approx(later)  # after step 5: the mean of the two that went on
+
+
+def test_more_curves_chart_every_stored_history(three):
+    for chart, key in (("gradient norm", "grad_norm"), ("learning rate", "lr"), ("accuracy", "test_accuracy")):
+        fig = figures.curves_figure(three, chart)
+        assert fig.layout.title.text == figures.CHARTS[chart][0]
+        drawn = [t for t in fig.data if t.line.dash == ("dot" if key == "test_accuracy" else "solid")]
+        assert len(drawn) == len(three)
+        for trace, run in zip(drawn, three):
+            assert list(trace.y) == pytest.approx(run["history"][key])
+    assert figures.curves_figure(three, "accuracy", log_y=True).layout.yaxis.type != "log"  # never for accuracy
+    assert figures.curves_figure(three, "gradient norm", log_y=True).layout.yaxis.type == "log"
+
+
+# ---------------------------------------------------------------- parallel coordinates and scatter
+def test_axes_of_numbers_words_and_layer_widths():
+    lr = figures.axis("lr", [0.001, 0.01, 0.1], "lr")
+    assert lr["kind"] == "log" and lr["values"] == pytest.approx([-3, -2, -1])
+    assert lr["ticktext"] == ["0.001", "0.01", "0.1"] and lr["tickvals"] == pytest.approx([-3, -2, -1])
+    assert figures.axis("lr", [0.1, 0.5], "lr")["kind"] == "linear"  # 5x is not decades
+    hidden = figures.axis("hidden", [(16, 16), (4,), (8,)], "hidden")
+    assert hidden["kind"] == "category" and hidden["ticktext"] == ["4", "8", "16-16"]  # by width, not as text
+    assert hidden["values"] == [2, 0, 1] and hidden["tickvals"] == [0, 1, 2]
+    activation = figures.axis("activation", ["tanh", "relu", "tanh"], "activation")
+    assert activation["ticktext"] == ["relu", "tanh"] and activation["values"] == [1, 0, 1]
+    l2 = figures.axis("l2", [0.0, 1e-4, 1e-2], "l2")
+    assert l2["kind"] == "log" and l2["ticktext"] == ["0", "0.0001", "0.01"]
+    assert l2["values"][0] < l2["values"][1]  # 0 sits under the smallest positive value
+
+
+def test_metric_axes_read_at_any_size_and_mark_missing_values():
+    loss = figures.axis("train loss", [3.3e10, 1e-5, 0.2, None])
+    assert loss["kind"] == "log" and "3.3e10" not in loss["ticktext"]  # ticks at decades...
+    assert "1e10" in loss["ticktext"] and "1e-5" in loss["ticktext"]  # ...written as format_number does
+    assert loss["ticktext"][0] == "n/a" and loss["values"][3] == loss["tickvals"][0] < min(loss["values"][:3])
+    accuracy = figures.axis("train accuracy", [0.8, 0.85, 0.97])
+    assert accuracy["kind"] == "linear" and accuracy["tickvals"] == pytest.approx([0.8, 0.85, 0.9, 0.95])
+    assert figures.nice_ticks(0.26, 0.71) == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7])
+    assert figures.spans_decades([0.01, 0.5]) and not figures.spans_decades([0.1, 0.5, None, 0.0])
+
+
+def test_parallel_coordinates_of_the_runs(store, three):
+    runs = three + [store.get(store.save(train(SMALL.replace(lr=0.01, hidden=(8, 8)))))]
+    fig = figures.parcoords_figure(runs, "final test loss")
+    [trace] = fig.data
+    assert trace.type == "parcoords"
+    labels = [d.label for d in trace.dimensions]
+    assert labels == ["data", "hidden", "activation", "lr", "train loss", "test loss", "train accuracy",
+                      "test accuracy"]  # the hyperparameters that differ, then the final metrics
+    dims = {d.label: d for d in trace.dimensions}
+    assert list(dims["hidden"].ticktext) == ["4", "8-8"] and list(dims["activation"].ticktext) == ["relu", "tanh"]
+    assert list(dims["data"].ticktext) == ["circles", "moons"]
+    assert list(dims["lr"].ticktext) == ["0.01", "0.1", "0.5"]  # 50x: a log axis, a tick at each value
+    assert list(dims["lr"].values) == pytest.approx([math.log10(r["config"].lr) for r in runs])
+    assert list(trace.line.color) == list(dims["test loss"].values)  # coloured by the chosen metric
+    assert trace.line.colorbar.title.text == "final test loss"
+    assert "log scale: lr" in fig.layout.title.subtitle.text
+
+
+def test_csv_runs_differ_by_their_files_name_not_its_hash(three):
+    def from_csv(run, digit, name):
+        return dict(run, config=run["config"].replace(dataset="csv", csv_upload=digit * 64), csv_name=name)
+    runs = [from_csv(three[0], "a", "wavy.csv"), from_csv(three[1], "b", "<b>spiral</b>.csv")]
+    data = figures.parallel_axes(runs)[0]
+    assert data["label"] == "data" and data["ticktext"] == ["CSV &lt;b&gt;spiral&lt;/b&gt;.csv", "CSV wavy.csv"]
+    assert compare.config_diff(runs).loc["csv_upload"].tolist() == ["CSV wavy.csv", "CSV <b>spiral</b>.csv"]  # no hash
+
+
+def test_scatter_of_a_hyperparameter_against_a_metric(store, seeded):
+    runs = seeded + [store.get(store.save(train(SMALL.replace(lr=0.005))))]
+    fig = figures.scatter_figure(runs, "lr", "final train loss")
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "lr (log scale)"  # 0.005 to 0.5
+    points = [t for t in fig.data if t.marker.symbol != "diamond-open"]
+    assert [(t.x[0], t.y[0]) for t in points] == [(r["config"].lr, r["final_loss"]) for r in runs]
+    means = [t for t in fig.data if t.marker.symbol == "diamond-open"]
+    assert [t.name for t in means] == ["lr=0.5 (3 seeds)", "lr=0.05 (3 seeds)"]
+    group = [r["final_loss"] for r in cell(seeded, 0.5)]
+    assert fig.layout.yaxis.type == "linear" and means[0].y[0] == pytest.approx(np.mean(group))
+    assert means[0].error_y.array[0] == pytest.approx(np.std(group, ddof=1))
+    spread_out = [dict(r, final_loss=loss) for r, loss in zip(cell(seeded, 0.5), [1e-3, 1e-2, 1e-1])]
+    logged = figures.scatter_figure(spread_out + cell(seeded, 0.05), "lr", "final train loss")
+    [mean] = [t for t in logged.data if t.marker.symbol == "diamond-open" and t.name.startswith("lr=0.5")]
+    assert logged.layout.yaxis.type == "log" and mean.y[0] == pytest.approx(1e-2)  # a log axis: the geometric mean
+    assert mean.error_y.array[0] == pytest.approx(0.1 - 0.01) and mean.error_y.arrayminus[0] == pytest.approx(0.009)
+    words = figures.scatter_figure(runs, "activation", "final test accuracy", grouped=False)
+    assert words.layout.xaxis.type == "category" and list(words.layout.xaxis.categoryarray) == ["relu", "tanh"]
+    assert words.layout.yaxis.type == "linear" and len(words.data) == len(runs)
+    assert figures.hyperparameter_fields(runs)[:2] == ["lr", "activation"]  # what differs first
+
+
+def test_metric_bars_per_seed_group(seeded):
+    fig = figures.metric_bars(seeded, "final train loss")
+    [bars] = fig.data
+    assert len(bars.x) == 3 and bars.x[0].startswith(f"#{cell(seeded, 0.5)[0]['id']} +2 seeds<br>")
+    group = [r["final_loss"] for r in cell(seeded, 0.5)]
+    assert bars.y[0] == pytest.approx(np.mean(group)) and bars.error_y.array[0] == pytest.approx(np.std(group, ddof=1))
+    assert bars.customdata[0] == compare.spread_text(group) and bars.x[0].endswith(compare.spread_text(group))
+    assert len(figures.metric_bars(seeded, "final train loss", grouped=False).data[0].x) == 7
 
 
 def test_metric_values(three):
@@ -182,8 +458,12 @@ def test_unreadable_runs_are_left_out_with_a_reason(store, three):
 
 def test_names_are_escaped_for_plotly(three):
     run = dict(three[0], name="<b id=x>hi</b>")
-    [curve] = compare.curves([run])
-    assert "<" not in curve["name"] and "&lt;b id=x&gt;hi" in curve["name"]
+    pair = [run, three[1]]
+    for fig in (figures.curves_figure(pair), figures.scatter_figure(pair, "lr", "final train loss"),
+                figures.metric_bars(pair, "final train loss")):
+        shown = json.dumps(fig.to_plotly_json()["data"])
+        assert "<b id=x>" not in shown and "&lt;b id=x&gt;hi" in shown
+    assert "<b" not in json.dumps(figures.parcoords_figure(pair).to_plotly_json())  # one line per run, no names
     assert compare.plotly_text("a & <i>b</i>") == "a &amp; &lt;i&gt;b&lt;/i&gt;"
 
 
@@ -238,13 +518,42 @@ def test_sweep_view_lays_the_runs_on_the_grid(store):
     by_id = {r["id"]: r for r in runs}
     for j, hidden in enumerate([(4,), (8,)]):
         for i, lr in enumerate([0.05, 0.5]):
-            run = by_id[view["ids"][j][i]]
+            [run_id] = view["ids"][j][i]
+            run = by_id[run_id]
             assert run["config"].lr == lr and run["config"].hidden == hidden
             assert view["z"][j][i] == run["final_loss"]
-    assert sorted(i for row in view["ids"] for i in row) == sorted(ids)
+    assert sorted(i for row in view["ids"] for cell in row for i in cell) == sorted(ids)
+    assert view["seeds"] == 1 and "mean" not in compare.sweep_caption(view)
     table = compare.sweep_table(runs, view["names"])
     assert list(table["link"]) == [f"Compare?runs={by_id[i]['id']}" for i in [ids[3], ids[2], ids[1], ids[0]]]
-    assert list(table.columns[:2]) == ["lr", "hidden"]
+    assert list(table.columns) == ["lr", "hidden", "runs", "status", "train loss", "test loss", "accuracy", "link"]
+    assert list(table["train loss"]) == [by_id[i]["final_loss"] for i in [ids[3], ids[2], ids[1], ids[0]]]
+
+
+def test_a_sweep_over_seeds_shows_each_cells_mean_and_spread(store):
+    run_sweep(parse_grid(["lr=0.5,0.05"], SMALL, seeds=3), store, "s3", workers=1)
+    runs = store.list(sweep="s3")
+    assert compare.sweep_axes(store, "s3") == ["lr"]  # the seeds are grouped, not an axis
+    view = compare.sweep_view(runs, names=["lr"])
+    assert view["x"] == ["0.05", "0.5"] and view["seeds"] == 3
+    for i, lr in enumerate([0.05, 0.5]):
+        cell = [r for r in runs if r["config"].lr == lr]
+        losses = [r["final_loss"] for r in cell]
+        assert sorted(view["ids"][0][i]) == sorted(r["id"] for r in cell)
+        assert view["z"][0][i] == pytest.approx(np.mean(losses))  # the mean, not the newest run
+        assert view["text"][0][i] == compare.spread_text(losses) and " ± " in view["text"][0][i]
+    assert "mean over its runs (3 seeds)" in compare.sweep_caption(view)
+    table = compare.sweep_table(runs, ["lr"])
+    assert list(table.columns) == ["lr", "runs", "status", "train loss", "± train loss", "test loss", "± test loss",
+                                   "accuracy", "± accuracy", "link"]
+    assert list(table["status"]) == ["3 finished", "3 finished"]
+    cell = [r for r in runs if r["config"].lr == 0.05]
+    assert table["± train loss"][0] == pytest.approx(np.std([r["final_loss"] for r in cell], ddof=1))
+    assert table["link"][0] == compare.compare_link(sorted(r["id"] for r in cell))
+    diverged = [dict(cell[0], status="diverged", final_loss=1e9), *cell[1:]]
+    assert compare.cell_text(diverged, "final_loss").endswith("<br>1 of 3 diverged")
+    mean = compare.sweep_view(diverged, names=["lr"])["z"][0][0]
+    assert mean == pytest.approx(np.mean([r["final_loss"] for r in cell[1:]]))  # 1e9 left out
 
 
 def test_sweep_view_one_field_and_gaps(store):
@@ -259,8 +568,10 @@ def test_sweep_view_one_field_and_gaps(store):
     odd = [dict(seed[0], status="diverged", final_loss=1e9), dict(seed[1], status="stopped"), seed[2]]
     labels = compare.sweep_view(odd, names=["seed"])
     assert labels["text"][0][0] == "diverged" and labels["z"][0][0] is None  # 1e9 would swamp the colours
-    assert labels["text"][0][1] == f"{seed[1]['final_loss']:.3g} (stopped)"
-    assert labels["text"][0][2] == f"{seed[2]['final_loss']:.3g}" and labels["z"][0][2] == seed[2]["final_loss"]
+    assert labels["text"][0][1] == f"{compare.format_number(seed[1]['final_loss'], 3)} (stopped)"
+    assert labels["text"][0][2] == compare.format_number(seed[2]["final_loss"], 3)
+    assert labels["z"][0][2] == seed[2]["final_loss"]
+    assert "Blank cells" in compare.sweep_caption(labels)
     assert compare.sweep_names(store.list()) == {"seeds": 3}
 
 

@@ -1,5 +1,6 @@
-"""AppTest of pages/5_Sweep.py: a grid trained from the page, its heatmap and links, and the Dask
-scheduler: only the server's own setting, never an address from the browser."""
+"""AppTest of pages/5_Sweep.py: a grid trained from the page, its heatmap and links (a sweep over seeds
+shows each cell's mean and spread), and the Dask scheduler: only the server's own setting, never an
+address from the browser."""
 import json
 import re
 from pathlib import Path
@@ -7,7 +8,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lab import compare
 from lab.config import TrainConfig
+from lab.runs import RunStore
+from lab.sweep import parse_grid
+from lab.sweep import run_sweep as train_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,3 +94,23 @@ def test_the_server_scheduler_is_shown_read_only(app, monkeypatch):
     assert "on the server's Dask cluster at tcp://10.0.0.5:8786" in texts(at.caption)  # ...only shown
     at = at.toggle(key="sw_on_cluster").set_value(False).run()
     assert "on the server's Dask cluster" not in texts(at.caption)
+
+
+def test_a_sweep_over_seeds_shows_each_cells_mean_and_spread(app, run_store):
+    store = RunStore(run_store)
+    ids = train_sweep(parse_grid(["lr=0.5,0.05"], TrainConfig(steps=8, n=40, hidden=(4,)), seeds=3), store, "s3",
+                      workers=1)
+    at = app.run()
+    heat = charts(at)["Final train loss over the grid of s3"]["data"][0]
+    assert heat["x"] == ["0.05", "0.5"]
+    runs = {r["id"]: r for r in store.list(sweep="s3")}
+    for i, lr in enumerate([0.05, 0.5]):
+        losses = [r["final_loss"] for r in runs.values() if r["config"].lr == lr]
+        assert heat["z"][0][i] == pytest.approx(sum(losses) / 3)  # the cell's mean, not its newest run
+        assert heat["text"][0][i] == compare.spread_text(losses)
+    assert "Each cell is the mean over its runs (3 seeds)" in texts(at.caption)
+    [table] = [d.value for d in at.dataframe]
+    assert list(table["lr"]) == ["0.05", "0.5"] and "± train loss" in table
+    assert sorted(i for cell in table["runs"] for i in cell.replace("#", "").split()) == sorted(map(str, ids))
+    [link] = at.get("page_link")
+    assert link.proto.label == "Compare these 6 runs"
