@@ -17,7 +17,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from data import DATASET_LABELS, DatasetError, load_csv
+from data import DATASET_LABELS, FEATURES, GENERATORS, DatasetError, load_csv
 from lab.compare import format_number  # noqa: F401 (the pages' name for it; its one home is lab/compare.py)
 from lab.config import ENGINES, OPTIMIZERS, REGRESSION_DATASETS, SCHEDULES, ConfigError, TrainConfig, parse_hidden
 from lab.runs import RunStore, RunStoreError
@@ -70,7 +70,8 @@ def train_widget_values(config):
         "w_optimizer": config.optimizer, "w_lr": config.lr, "w_schedule": config.lr_schedule,
         "w_momentum": _clamp(config.momentum, 0.0, 0.99), "w_batch": _clamp(config.batch_size, 0, 10_000),
         "w_l1": config.l1, "w_l2": config.l2, "w_steps": _clamp(config.steps, 1, 5000), "w_seed": config.seed,
-        "w_engine": config.engine}
+        "w_engine": config.engine, "w_classes": _clamp(config.classes, 2, 6), "w_standardize": config.standardize,
+        **{f"w_feature_{i}": name in config.input_features for i, name in enumerate(FEATURES)}}
 
 
 def config_from_widget_values(values, csv_upload=""):
@@ -84,7 +85,9 @@ def config_from_widget_values(values, csv_upload=""):
         output_activation=values["w_output"], loss=values["w_loss"], optimizer=values["w_optimizer"],
         lr=values["w_lr"], lr_schedule=values["w_schedule"], momentum=values["w_momentum"],
         batch_size=values["w_batch"], l1=values["w_l1"], l2=values["w_l2"], steps=values["w_steps"],
-        seed=values["w_seed"], engine=values["w_engine"])
+        seed=values["w_seed"], engine=values["w_engine"], classes=values["w_classes"],
+        standardize=values["w_standardize"],
+        features=",".join(name for i, name in enumerate(FEATURES) if values[f"w_feature_{i}"]))
 
 
 def restore_train_widgets():
@@ -160,6 +163,14 @@ def train_sidebar():
     sidebar.slider("Noise", 0.0, 1.0, key="w_noise", step=0.05, disabled=dataset in ("lecture", "csv"))
     sidebar.slider("Test fraction", 0.0, 0.5, key="w_test", step=0.05, disabled=dataset == "lecture",
                    help="The lecture's four samples are all used for training.")
+    many = getattr(GENERATORS.get(dataset), "max_classes", 2) > 2
+    sidebar.slider("Classes", 2, 6, key="w_classes", disabled=not many,
+                   help="Spiral arms or blob centres. A CSV's classes come from its target column.")
+    plane = dataset not in ("lecture", "sine")
+    sidebar.caption("Input features: what the network sees of each point (the plot stays the x1, x2 plane)")
+    columns = sidebar.columns(4)
+    for i, name in enumerate(FEATURES):
+        columns[i % 4].checkbox(name, key=f"w_feature_{i}", disabled=not plane)
 
     sidebar.header("Network")
     layers = sidebar.slider("Hidden layers", 0, 8, key="w_layers")
@@ -167,8 +178,12 @@ def train_sidebar():
     sidebar.selectbox("Activation", ACTIVATIONS[:3], key="w_activation")
 
     sidebar.header("Training")
-    losses = ["auto", "mse"] if dataset in REGRESSION_DATASETS else ["auto", "hinge", "bce", "mse"]
-    sidebar.selectbox("Loss", losses, key="w_loss", help="auto: hinge for classification, mse for regression")
+    losses = ["auto", "mse"] if dataset in REGRESSION_DATASETS else \
+        ["auto", "ce"] if many and state.w_classes > 2 else ["auto", "hinge", "bce", "mse", "ce"]
+    if state.w_loss not in losses:
+        state.w_loss = "auto"
+    sidebar.selectbox("Loss", losses, key="w_loss",
+                      help="auto: hinge for two classes, softmax cross-entropy (ce) for more, mse for regression")
     optimizer = sidebar.selectbox("Optimizer", OPTIMIZERS, key="w_optimizer", format_func=str.upper)
     sidebar.select_slider("Learning rate", sorted(set(LR_VALUES) | {state.w_lr}), key="w_lr", format_func="{:g}".format)
     suggested = SUGGESTED_LR.get(dataset, TrainConfig.lr)
@@ -190,6 +205,9 @@ def train_sidebar():
         st.text_input("Custom layer widths", key="w_custom", placeholder="e.g. 32,16,8",
                       help="Overrides the two sliders above when set.")
         st.number_input("Data seed", 0, 2**31 - 1, key="w_data_seed")
+        st.selectbox("Standardize inputs", ["auto", "on", "off"], key="w_standardize",
+                     help="Mean 0 and standard deviation 1, fitted on the training split (and regression targets). "
+                          "auto: on for CSV data.")
     if csv_upload is None:
         return None
     try:

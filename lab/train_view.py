@@ -19,28 +19,36 @@ from .train import decision_grid, predict
 LIVE = dict(boundary=36, maps=12, curve_points=600)
 STILL = dict(boundary=60, maps=20, curve_points=None)
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
+CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                "#17becf")
 
 
 def all_points(data):
-    """(X, y) of the training and test sets together: what the boundary is drawn over."""
-    train_set, test_set = data
+    """(X, y) of the training and test sets together: what the boundary is drawn over.
+    data: the run's PreparedData (lab.train.prepare_data), here and below."""
+    train_set, test_set = data.train, data.test
     if test_set is None:
         return train_set.X, train_set.y
     return np.vstack([train_set.X, test_set.X]), np.concatenate([train_set.y, test_set.y])
 
 
-def class_name(dataset, label):
-    """The name a dataset gives a label (its CSV's class names, else +1 / -1)."""
-    classes = getattr(dataset, "classes", None)
-    if classes:
-        return str(classes[1] if label > 0 else classes[0])
-    return "+1" if label > 0 else "-1"
+def class_labels(dataset):
+    """[(label value, name)] of a classification dataset: -1/+1 for two classes, 0..k-1 for more."""
+    names = list(dataset.class_names or ())
+    if dataset.n_classes == 2:
+        names = names or ["-1", "+1"]
+        return [(1.0, str(names[1])), (-1.0, str(names[0]))]
+    return [(float(i), str(name)) for i, name in enumerate(names or map(str, range(dataset.n_classes)))]
+
+
+def class_color(index, k):
+    return CLASS_COLORS[index % len(CLASS_COLORS)] if k > 2 else ("#08306b", "#cb181d")[index]
 
 
 def data_figure(config, data):
     """The data before any training: train points filled, test points hollow; classes coloured,
     regression targets as colour (2-D) or as the height (1-D). None for wider inputs."""
-    train_set, test_set = data
+    train_set, test_set = data.train, data.test
     sets = [("train", train_set, 1.0)] + ([("test", test_set, 0.0)] if test_set is not None else [])
     fig = go.Figure()
     if train_set.n_features == 1:
@@ -54,11 +62,13 @@ def data_figure(config, data):
         return None
     for part, dataset, fill in sets:
         if dataset.task == "classification":
-            for label, color in ((1.0, "#08306b"), (-1.0, "#cb181d")):
+            labels = class_labels(dataset)
+            for index, (label, name) in enumerate(labels):
+                color = class_color(index, len(labels))
                 mask = dataset.y == label
                 fig.add_trace(go.Scatter(
                     x=dataset.X[mask, 0], y=dataset.X[mask, 1], mode="markers",
-                    name=f"{class_name(dataset, label)} ({part})",
+                    name=f"{name} ({part})",
                     marker=dict(color=color if fill else "white", size=8, line=dict(color=color, width=1.5))))
         else:
             fig.add_trace(go.Scatter(
@@ -78,16 +88,16 @@ def data_svg(config, data, width=560, height=400):
 
     Why a picture and not a chart: it needs no chart library in the browser, so a fresh tab shows the data
     at once (plotly's 4.7 MB script would hold the whole page up while it loads: DESIGN.md)."""
-    train_set, test_set = data
+    train_set, test_set = data.train, data.test
     if train_set.n_features not in (1, 2):
         return None
     parts = [(train_set, True)] + ([(test_set, False)] if test_set is not None else [])
     if train_set.n_features == 1:
         points = [(d.X[:, 0], d.y, d.y, filled) for d, filled in parts]
-        labels = (train_set.feature_names[0], "target")
+        axis_titles = (train_set.feature_names[0], "target")
     else:
         points = [(d.X[:, 0], d.X[:, 1], d.y, filled) for d, filled in parts]
-        labels = tuple(train_set.feature_names[:2])
+        axis_titles = tuple(train_set.feature_names[:2])
     xs = np.concatenate([p[0] for p in points])
     ys = np.concatenate([p[1] for p in points])
     left, right, top, bottom = 56, 16, 50, 46
@@ -106,14 +116,16 @@ def data_svg(config, data, width=560, height=400):
 
     regression = train_set.task == "regression"
     low, high = float(train_set.y.min()), float(np.ptp(train_set.y) or 1.0)
+    labels = [] if regression else class_labels(train_set)
+    colors = {label: class_color(i, len(labels)) for i, (label, _) in enumerate(labels)}
     out = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
            f'font-size="12"><rect x="{left}" y="{top}" width="{width - left - right}" '
            f'height="{height - top - bottom}" fill="white" stroke="#ccc"/>',
            f'<text x="{left}" y="20" font-size="14" font-weight="bold">The data: {train_set.n} training and '
            f'{_n(test_set)} test samples</text>',
-           f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">{_xml(labels[0])}</text>',
+           f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">{_xml(axis_titles[0])}</text>',
            f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" '
-           f'transform="rotate(-90 14 {(top + height - bottom) / 2})">{_xml(labels[1])}</text>']
+           f'transform="rotate(-90 14 {(top + height - bottom) / 2})">{_xml(axis_titles[1])}</text>']
     for tick_x in _ticks(x0, x0 + span_x * 1.1):
         out.append(f'<text x="{px(tick_x):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="#666">'
                    f'{tick_x:g}</text>')
@@ -124,13 +136,13 @@ def data_svg(config, data, width=560, height=400):
             if regression:
                 color = sample_colorscale("Viridis", [(float(target) - low) / high])[0]
             else:
-                color = "#08306b" if target > 0 else "#cb181d"
+                color = colors.get(float(target), "#555")
             fill = color if filled else "white"
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{fill}" stroke="{color}" '
                        f'stroke-width="1.5"/>')
     legend = [("train (filled)", True), ("test (hollow)", False)] if test_set is not None else []
     if not regression:
-        legend = [(class_name(train_set, 1.0), "#08306b"), (class_name(train_set, -1.0), "#cb181d")] + legend
+        legend = [(name, colors[label]) for label, name in labels] + legend
     x = left + 6
     for text, mark in legend:  # one line under the title, left to right
         color = mark if isinstance(mark, str) else "#555"
@@ -160,15 +172,15 @@ def _n(test_set):
 
 def boundary(config, params, data, title, resolution=STILL["boundary"]):
     """The network's output over the input plane (2-D) or its curve (1-D), with the data; None otherwise."""
-    train_set = data[0]
+    train_set = data.train
     X, y = all_points(data)
     if train_set.n_features == 2:
-        xs, ys, Z = decision_grid(config, params, X, resolution=resolution)
+        xs, ys, Z = decision_grid(data.config, params, X, resolution=resolution, data=data)
         return boundary_figure(xs, ys, Z, X, y, train_set.task, title=title, feature_names=train_set.feature_names,
-                               equal_axes=config.dataset != "csv")
+                               class_names=train_set.class_names, equal_axes=config.dataset != "csv")
     if train_set.n_features == 1:
         grid = np.linspace(X[:, 0].min() - 0.3, X[:, 0].max() + 0.3, 200)
-        return fit_figure(X, y, grid, predict(config, params, grid[:, None]), title=title,
+        return fit_figure(X, y, grid, predict(data.config, params, grid[:, None], data=data), title=title,
                           feature_name=train_set.feature_names[0])
     return None
 
@@ -186,7 +198,7 @@ def thin(history, points):
 def loss_chart(history, step=None, log_y=False, title="Loss per step", points=None):
     """Train and test loss over the steps so far (thinned to about `points`); a marker line at `step`."""
     fig = loss_figure([{"name": "this run", "history": thin(history, points), "color": TRAIN_COLOR}], log_y=log_y,
-                      title=title,
+                      title=title, show_penalty=any(history.get("penalty") or []),
                       as_arrays=True)
     if step is not None:
         fig.add_vline(x=step, line=dict(color="#444", dash="dash", width=1),
@@ -204,16 +216,18 @@ def frame(config, params, history, data, step=None, log_y=False, live=False):
            else None, "boundary": None, "network": None, "health": ""}
     if params is None or not all(map(math.isfinite, params)):
         return out
-    train_set = data[0]
+    train_set, inputs = data.train, data.preprocessing.inputs  # the network's inputs: features, standardized
     kind = "Decision boundary" if train_set.task == "classification" else "Network output"
     out["boundary"] = boundary(config, params, data, f"{kind} at {where}", detail["boundary"])
     X, y = all_points(data)
-    out["network"] = network_figure(config, params, X, y, feature_names=train_set.feature_names,
+    names = data.preprocessing.features or train_set.feature_names
+    out["network"] = network_figure(data.config, params, X, y, features=inputs, feature_names=names,
+                                    X_inputs=inputs(train_set.X),
                                     title=f"Every neuron at {where}: its output over the input plane"
                                     if train_set.n_features == 2 else f"Every neuron at {where}: its outputs",
                                     resolution=detail["maps"])
     if config.hidden:
-        out["health"] = health_summary(neuron_health(config, params, train_set.X))
+        out["health"] = health_summary(neuron_health(data.config, params, inputs(train_set.X)))
     return out
 
 
@@ -231,19 +245,33 @@ def nearest(steps, x):
     return min(steps, key=lambda s: abs(s - x))
 
 
+def about_the_numbers(result, data):
+    """One sentence on what the curves and numbers measure, for under the charts."""
+    penalty = result.final("penalty")
+    text = "Train and test curves are the same quantity, the data loss; "
+    text += (f"the L1/L2 penalty is not in them (its last value: {penalty:.3g})." if penalty
+             else "no L1/L2 penalty was used.")
+    if data.preprocessing.standardized:
+        text += " Inputs were standardized (mean 0, std 1) on the training split."
+    if data.preprocessing.features:
+        text += f" The network's inputs: {', '.join(data.preprocessing.features)}."
+    return text
+
+
 def run_warnings(result, data):
     """What a run's numbers alone do not say: a network that learned nothing (constant output),
     or accuracy at chance while the loss blew up. Sentences for the page; [] when all is well."""
     if not result.params or result.status == "diverged" or not all(map(math.isfinite, result.params)):
         return []
-    train_set = data[0]
-    scores = predict(result.config, result.params, train_set.X)
+    train_set = data.train
+    scores = predict(data.config, result.params, train_set.X, data=data)
     warnings = []
-    if np.ptp(scores) < 1e-9 * max(1.0, float(np.max(np.abs(scores)))):
-        warnings.append(f"The network's output is the same for every sample ({scores[0]:.3g}): it learned nothing "
-                        "(dead units, or a learning rate so large the weights blew up). Try a smaller learning rate.")
+    if np.all(np.ptp(scores, axis=0) < 1e-9 * max(1.0, float(np.max(np.abs(scores))))):
+        warnings.append(f"The network's output is the same for every sample ({np.ravel(scores)[0]:.3g}): it learned "
+                        "nothing (dead units, or a learning rate so large the weights blew up). Try a smaller "
+                        "learning rate.")
     if train_set.task == "classification":
-        chance = max(np.mean(train_set.y > 0), np.mean(train_set.y < 0))
+        chance = max(np.mean(train_set.y == label) for label, _ in class_labels(train_set))
         accuracy = result.final("accuracy")
         losses = [v for v in result.history["train_loss"] if v is not None]
         if accuracy is not None and accuracy <= chance + 0.02 and losses and losses[-1] > 10 * losses[0]:

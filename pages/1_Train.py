@@ -6,14 +6,14 @@ from lab import jobs, train_view
 from lab.config import ConfigError, TrainConfig
 from lab.figures import result_figures
 from lab.runs import RunStore, RunStoreError, result_to_json
-from lab.train import load_data
+from lab.train import prepare_data
 
 st.set_page_config(page_title="Train · micrograd", page_icon="🏋️", layout="wide")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def data_for(config_dict):
-    return load_data(TrainConfig.from_dict(config_dict))
+    return prepare_data(TrainConfig.from_dict(config_dict))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -106,8 +106,12 @@ def show_results(job, current):
     final.metric("Final loss", ui.format_number(result.final("train_loss")), delta_color="inverse",
                  delta=f"{'+' if change > 0 else ''}{ui.format_number(change, 3)} from start")
     test.metric("Test loss", ui.format_number(result.final("test_loss")))
-    accurate.metric("Accuracy (train)", "–" if accuracy is None else f"{accuracy:.1%}")
-    test_accurate.metric("Accuracy (test)", "–" if test_accuracy is None else f"{test_accuracy:.1%}")
+    if result.task == "classification":
+        accurate.metric("Accuracy (train)", "–" if accuracy is None else f"{accuracy:.1%}")
+        test_accurate.metric("Accuracy (test)", "–" if test_accuracy is None else f"{test_accuracy:.1%}")
+    else:
+        accurate.metric("R² (test)", ui.format_number(result.final("test_r2"), 3))
+        test_accurate.metric("RMSE (test)", ui.format_number(result.final("test_rmse"), 3))
     time.metric("Time", f"{result.elapsed:.2f} s")
     speed.metric("Steps / s", f"{result.steps_done / max(result.elapsed, 1e-9):,.0f}")
     snapshots = snapshots_of(job.run_id, job.store_path) if job.run_id is not None else {}
@@ -122,12 +126,14 @@ def show_results(job, current):
     frame = train_view.frame(config, params, history, data, step=step, log_y=log_y)
     draw_frame(frame, {"loss": "final_loss", "boundary": "boundary", "network": "network",
                        "on_select": (lambda: jump_to_clicked_step(steps)) if steps else "ignore"})
+    st.caption(train_view.about_the_numbers(result, data))
     if result.status != "diverged":
         figures = figures_for(config.to_dict(), tuple(result.params))
         left, right = st.columns(2)
         left.plotly_chart(figures["predictions"], key="predictions")
-        if "confusion" in figures:
-            right.plotly_chart(figures["confusion"], key="confusion")
+        for kind in ("confusion", "class_accuracy"):
+            if kind in figures:
+                right.plotly_chart(figures[kind], key=kind)
 
 
 jobs.prewarm()  # a worker process ready for the next click
@@ -142,8 +148,8 @@ if config is not None:
     if dict(st.query_params) != query:
         st.query_params.from_dict(query)
     data = data_for(config.to_dict())
-    nin = data[0].n_features
-    st.caption(f"{ui.data_name(config)} · network {config.architecture(nin)} ({config.parameter_count(nin):,} "
+    nin = data.train.n_features
+    st.caption(f"{ui.data_name(config)} · network {data.config.architecture(nin)} ({data.config.parameter_count(nin):,} "
                f"weights) · {config.activation} · {config.optimizer.upper()} lr {config.lr:g} ({config.lr_schedule}) "
                f"· {config.steps:,} steps · {config.engine} engine")
     try:

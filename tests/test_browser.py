@@ -41,7 +41,7 @@ def test_train_page_trains_and_the_loss_falls(page, app_server):
     start = final - float(delta.split()[0])
     assert final < start
     # loss curve, decision boundary, every neuron, predictions vs targets, confusion matrix
-    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(5)
+    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(6)
     expect(page.locator("[data-testid='stPlotlyChart'] .main-svg").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "train-after.png"), full_page=True)
 

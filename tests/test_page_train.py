@@ -53,7 +53,7 @@ def test_defaults_train_and_the_run_is_saved(run_store):
     runs = RunStore(run_store).list()
     assert len(runs) == 1 and runs[0]["status"] == "finished"
     assert f"#{runs[0]['id']}" in at.success[0].value
-    assert len(at.get("plotly_chart")) == 5  # loss, boundary, every neuron, predictions, confusion
+    assert len(at.get("plotly_chart")) == 6  # loss, boundary, every neuron, predictions, confusion, per class
 
 
 def test_diverging_learning_rate_warns_and_saves(run_store):
@@ -283,3 +283,22 @@ def test_the_lecture_set_trains_on_all_four_samples(run_store):
     at = finish_training(app("pages/1_Train.py", dataset="lecture", hidden="4,4", steps="20", lr="0.05", loss="mse"))
     assert not at.exception
     assert chart(at, "Predictions vs targets (training set)")
+
+
+def test_three_classes_with_input_features_train_and_say_so(run_store):
+    at = app("pages/1_Train.py", dataset="spiral", classes="3", features="x1,x2,x1*x2", hidden="16", steps="100",
+             lr="0.5")
+    assert at.slider(key="w_classes").value == 3 and at.checkbox(key="w_feature_4").value  # x1*x2 ticked
+    assert at.selectbox(key="w_loss").options == ["auto", "ce"]
+    at = finish_training(at)
+    assert not at.exception
+    assert chart(at, "Decision boundary at step")
+    assert chart(at, "Accuracy per class")
+    assert len(chart(at, "Confusion matrix")["data"][0]["z"]) == 3
+    assert "The network's inputs: x1, x2, x1*x2" in " ".join(c.value for c in at.caption)
+
+
+def test_regression_shows_r2_and_rmse(run_store):
+    at = finish_training(app("pages/1_Train.py", dataset="sine", lr="0.03", steps="50"))
+    labels = {m.label for m in at.metric}
+    assert {"R² (test)", "RMSE (test)"} <= labels and "Accuracy (train)" not in labels

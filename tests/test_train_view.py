@@ -5,11 +5,11 @@ import pytest
 from data import load_csv
 from lab import train_view
 from lab.config import TrainConfig
-from lab.train import load_data, train
+from lab.train import prepare_data, train
 
 
-def data_of(config):
-    return load_data(config)
+def data_of(config, dataset=None):
+    return prepare_data(config, dataset)
 
 
 def test_the_data_is_drawn_before_training_train_filled_test_hollow():
@@ -28,8 +28,8 @@ def test_csv_class_names_and_regression_colours():
     content = "a,b,kind\n" + "".join(f"{i},{i % 3},{'cat' if i % 2 else 'dog'}\n" for i in range(20))
     dataset = load_csv(content.encode(), name="pets")
     config = TrainConfig(dataset="csv", csv_upload="ab" * 32, test_fraction=0.0)
-    fig = train_view.data_figure(config, (dataset, None))
-    assert {t.name for t in fig.data} == {f"{c} (train)" for c in dataset.classes}
+    fig = train_view.data_figure(config, data_of(config, dataset))
+    assert {t.name for t in fig.data} == {f"{c} (train)" for c in dataset.class_names}
     sine = TrainConfig(dataset="sine")
     assert train_view.data_figure(sine, data_of(sine)).layout.yaxis.title.text == "target"  # 1-D: the height
     plane = TrainConfig(dataset="plane")
@@ -40,7 +40,8 @@ def test_csv_class_names_and_regression_colours():
 def test_wider_inputs_have_no_data_picture():
     content = "a,b,c,target\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(20))
     dataset = load_csv(content.encode(), name="wide")
-    assert train_view.data_figure(TrainConfig(), (dataset, None)) is None
+    config = TrainConfig(dataset="csv", csv_upload="ab" * 32)
+    assert train_view.data_figure(config, data_of(config, dataset)) is None
 
 
 def test_a_frame_draws_the_snapshot_it_is_given():
@@ -103,13 +104,15 @@ def test_the_data_picture_needs_no_chart_library():
     sine = TrainConfig(dataset="sine", n=30)
     assert train_view.data_svg(sine, data_of(sine)).count("<circle") == 30 + 2
     content = "a,b,c,target\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(20))
-    assert train_view.data_svg(TrainConfig(), (load_csv(content.encode(), name="wide"), None)) is None
+    config = TrainConfig(dataset="csv", csv_upload="ab" * 32)
+    assert train_view.data_svg(config, data_of(config, load_csv(content.encode(), name="wide"))) is None
 
 
 def test_column_names_in_the_picture_are_escaped():
     content = 'x<b>,"y&z",target\n' + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(10))
     dataset = load_csv(content.encode(), name="hostile")
-    svg = train_view.data_svg(TrainConfig(dataset="csv", csv_upload="ab" * 32), (dataset, None))
+    config = TrainConfig(dataset="csv", csv_upload="ab" * 32)
+    svg = train_view.data_svg(config, data_of(config, dataset))
     assert "<b>" not in svg and "x&lt;b&gt;" in svg and "y&amp;z" in svg
 
 
@@ -123,3 +126,16 @@ def test_live_frames_are_lighter_than_replayed_ones():
     assert live["loss"].data[0].x[-1] == 2000  # thinned, but up to the last step
     assert [t.z.shape for t in live["network"].data if t.type == "heatmap"][0] == (12, 12)
     assert len(live["boundary"].data[0].z) < len(still["boundary"].data[0].z)
+
+
+def test_three_classes_and_input_features():
+    config = TrainConfig(dataset="spiral", classes=3, n=90, hidden=(8,), steps=30, features="x1,x2,x1*x2")
+    result = train(config)
+    data = data_of(config)
+    svg = train_view.data_svg(config, data)
+    assert svg.count('stroke="#2ca02c"') >= 30  # the third class has its own colour
+    out = train_view.frame(config, result.params, result.history, data)
+    heatmaps = [t for t in out["network"].data if t.type == "heatmap"]
+    assert len(heatmaps) == 3 + 8 + 3  # three inputs (x1, x2, x1*x2), eight hidden, three outputs
+    assert [t.name for t in heatmaps[:3]] == ["x1", "x2", "x1*x2"]
+    assert out["boundary"].layout.title.text == "Decision boundary at step 30"
