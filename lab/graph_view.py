@@ -17,8 +17,8 @@ from micrograd.backprop import backward_steps, done_after, first_non_finite, gra
 from micrograd.engine import Value
 from micrograd.expr import expression_names, parse_expression
 from micrograd.graph import (CHILD_COLOR, HIGHLIGHT_COLOR, GraphTooLarge, dot_ids, draw_dot, draw_step_dot,
-                             edge_count, find_neurons, graph_size, label_text, neuron_columns, neuron_groups,
-                             node_names, step_style, svg_id)
+                             edge_count, find_neurons, format_number, graph_size, label_text, neuron_columns,
+                             neuron_groups, node_names, step_style, svg_id)
 from micrograd.nn import MLP
 from micrograd.presets import PRESET_DEFAULTS, PRESETS, net_loss
 
@@ -242,7 +242,10 @@ class GraphView:
         if k == 0:
             headline = (f"**Step 0 of {len(self.steps)}**: the forward pass only; no gradient is known yet "
                         "(grey `grad ?`). **Next** seeds the output's grad with 1.")
-            return StepView(0, headline, "", "", step_style(self.root, done=done, **alarm), None)
+            out = self.names[self.root]
+            return StepView(0, headline, f"{out}.grad = ?   (no gradient is known yet)",
+                            f"{out}.data = {format_number(self.root.data)}   (the forward pass)",
+                            step_style(self.root, done=done, **alarm), None)
         step = self.steps[k - 1]
         name = label_text(step.node, self.names[step.node])
         what = "seed the output" if step.is_seed else f"`{name}` (op `{step.op}`) pushes its grad to its inputs"
@@ -289,7 +292,7 @@ export default function ({ data }) {
                      (top + bottom) / 2 - (b.top + box.clientHeight / 2));
         // the whole box when it fits the window (the step's text above it stays in view), else the node
         const target = b.height <= window.innerHeight ? box : nodes[0];
-        target.scrollIntoView({ block: "nearest", inline: "nearest", behavior: "smooth" });
+        target.scrollIntoView({ block: "nearest", inline: "nearest" });
     };
     watcher = new MutationObserver(follow);
     watcher.observe(box, { childList: true, subtree: true });
