@@ -174,7 +174,7 @@ def error_pointer(text, error):
 class StepView(NamedTuple):
     """The step-through at step k: a headline (markdown), the chain rule with names and with numbers,
     the style sheet that draws this step on GraphView.dot, and the SVG ids of the nodes to scroll to
-    (the node processed, then the ones it adds to; None at step 0)."""
+    (the node processed, its op circle, then the ones it adds to; None at step 0)."""
     k: int
     headline: str
     rule: str
@@ -253,7 +253,9 @@ class GraphView:
                     "green: the grads it adds to.")
         highlight = {**{child: CHILD_COLOR for child, _ in step.contributions}, step.node: HIGHLIGHT_COLOR}
         style = step_style(self.root, done=done, highlight=highlight, **alarm)
-        focus = [svg_id(self.ids[step.node]), *(svg_id(self.ids[child]) for child, _ in step.contributions)]
+        node = self.ids[step.node]
+        circle = [svg_id(node + "op")] if node.startswith("n") and step.node._prev else []
+        focus = [svg_id(node), *circle, *(svg_id(self.ids[child]) for child, _ in step.contributions)]
         return StepView(k, headline, step.rule, "\n".join(step.numbers), style, list(dict.fromkeys(focus)))
 
     def download_dot(self):

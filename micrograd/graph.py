@@ -334,10 +334,14 @@ def _box(fields, grad, vertical, fill):
     """An HTML-like label: the fields side by side (stacked when `vertical`) with lines between,
     then, unless grad is None, `grad ? number`: step_style shows either the `?` or the number, and the
     box has room for both, so the layout never changes."""
-    cells = [f"<TD>{_text(f)}</TD>" for f in fields]
+    texts = [_text(f) for f in fields]
     if grad is not None:  # three texts in one cell (a FONT span each): `grad`, ` ?` and the number
-        cells.append(f'<TD>grad<FONT POINT-SIZE="11"> ?</FONT><FONT POINT-SIZE="11"> {_text(grad)}</FONT></TD>')
-    body = "<HR/>".join(f"<TR>{c}</TR>" for c in cells) if vertical else f"<TR>{'<VR/>'.join(cells)}</TR>"
+        texts.append(f'grad<FONT POINT-SIZE="11"> ?</FONT><FONT POINT-SIZE="11"> {_text(grad)}</FONT>')
+    # a line after each cell but the last, as a cell border (<VR/> and <HR/> make zero-width polygons that
+    # break the browser's redraw when the direction changes)
+    side = ' BORDER="1" SIDES="B"' if vertical else ' BORDER="1" SIDES="R"'
+    cells = [f"<TD{side if i < len(texts) - 1 else ''}>{text}</TD>" for i, text in enumerate(texts)]
+    body = "".join(f"<TR>{c}</TR>" for c in cells) if vertical else f"<TR>{''.join(cells)}</TR>"
     return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="6" BGCOLOR="{fill}">'
             f"{body}</TABLE>>")
 
@@ -433,8 +437,8 @@ def step_style(root, *, groups=None, done=None, highlight=(), alarm=()):
         if boxes:
             rules += [f"{selector(boxes, 'text:nth-last-of-type(2)')} {{visibility: visible}}",
                       f"{selector(boxes, 'text:last-of-type')} {{visibility: hidden}}",
-                      f"{selector(boxes, 'text')}, {selector(boxes, 'polygon:not(:first-of-type)')} "
-                      f"{{opacity: {PENDING_OPACITY}}}"]
+                      f"{selector(boxes, 'text')}, {selector(boxes, 'polyline')}, "
+                      f"{selector(boxes, 'polygon:not(:first-of-type)')} {{opacity: {PENDING_OPACITY}}}"]
     by_colour = {}
     for v, colour in colours.items():
         by_colour.setdefault(colour, []).append(v)
@@ -444,7 +448,7 @@ def step_style(root, *, groups=None, done=None, highlight=(), alarm=()):
             rules.append(f"{', '.join(shapes)} {{fill: {colour}}}")
     shapes = [f"{box} > polygon:last-of-type" for box in ids(alarm)] + ids(alarm, circles=True)
     if shapes:
-        rules.append(f"{', '.join(shapes)} {{stroke: {ALARM_COLOR}; stroke-width: 2.5px}}")
+        rules.append(f"{', '.join(shapes)} {{stroke: {ALARM_COLOR}; stroke-width: 2.5px; opacity: 1}}")
     return "\n".join(rules)
 
 

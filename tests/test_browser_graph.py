@@ -134,6 +134,24 @@ def test_toggles_show_what_is_drawn(page, app_server):
     page.screenshot(path=str(ARTIFACTS / "graph-train-net.png"))
 
 
+def test_changing_direction_redraws_the_graph(page, app_server):
+    """The browser's graphviz redraws a changed DOT in place; some shapes (zero-width separator lines)
+    broke that redraw, leaving the old drawing under the new setting."""
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    open_page(page, f"{app_server['url']}/Graph")
+    choose(page, "Neuron o = tanh(x1·w1 + x2·w2 + b)")
+    page.wait_for_selector(NODES)
+    shape = f"() => {{ const s = document.querySelector(\"{NODES}\").ownerSVGElement.viewBox.baseVal; " \
+            "return s.height > s.width ? 'tall' : 'wide'; }"
+    page.wait_for_function(f"({shape})() === 'wide'")
+    for direction, expected in (("Top ↓ bottom", "tall"), ("Left → right", "wide")):
+        page.locator(".st-key-w_graph_rankdir").get_by_text(direction).click()
+        wait_idle(page)
+        page.wait_for_function(f"({shape})() === '{expected}'")
+    assert not [e for e in errors if "attribute d" in e]
+
+
 def test_a_non_finite_value_is_explained_and_outlined(page, app_server):
     open_page(page, f"{app_server['url']}/Graph")
     choose(page, "Type an expression")

@@ -469,7 +469,7 @@ def test_rules_never_glue_grad_to_an_expression():
     dot = draw_dot(o, number_unlabelled=True).source                 # the drawing shows the same names
     assert f"{{ {number} = x1*w1 + x2*w2 |" in dot
     step_dot = draw_step_dot(o, grads_after(o, len(backward_steps(o)))).source
-    assert f"<TD>{number} = x1*w1 + x2*w2</TD>" in step_dot
+    assert f'<TD BORDER="1" SIDES="R">{number} = x1*w1 + x2*w2</TD>' in step_dot
 
 
 # ---------------------------------------------------------------- one drawing for every step
@@ -496,11 +496,11 @@ def test_step_dot_boxes_hold_the_question_mark_and_the_final_grad():
     L = PRESETS["L = (a*b + c)*f"]()
     steps = backward_steps(L)
     dot = draw_step_dot(L, grads_after(L, len(steps), steps)).source
-    assert '<TD>a</TD><VR/><TD>data 2.0000</TD><VR/><TD>grad<FONT POINT-SIZE="11"> ?</FONT>' \
-           '<FONT POINT-SIZE="11"> 6.0000</FONT></TD>' in dot
+    assert ('<TD BORDER="1" SIDES="R">a</TD><TD BORDER="1" SIDES="R">data 2.0000</TD>'
+            '<TD>grad<FONT POINT-SIZE="11"> ?</FONT><FONT POINT-SIZE="11"> 6.0000</FONT></TD>') in dot
     assert "grad" not in draw_step_dot(L).source                        # no grads: no grad field
     vertical = draw_step_dot(L, grads_after(L, len(steps), steps), rankdir="TB").source
-    assert "<HR/>" in vertical and "<VR/>" not in vertical and "rankdir=TB" in vertical
+    assert 'SIDES="B"' in vertical and 'SIDES="R"' not in vertical and "rankdir=TB" in vertical
     hostile = Value(1.0, label="<b>&amp;</b>")
     assert "&lt;b&gt;&amp;amp;&lt;/b&gt;" in draw_step_dot(hostile * 2.0).source   # text, never markup
 
@@ -520,7 +520,7 @@ def test_step_style_shows_one_step_on_the_fixed_drawing():
     assert f"#{ids['e']}op > ellipse" in green and f"#{ids['c']}op" not in green   # c is a leaf: no circle
     everything = step_style(L, done=done_after(L, len(steps), steps))
     assert ":is(" not in everything                                     # the end: every grad is shown
-    assert step_style(L, alarm=[L]).endswith(f"{{stroke: {ALARM_COLOR}; stroke-width: 2.5px}}")
+    assert step_style(L, alarm=[L]).endswith(f"{{stroke: {ALARM_COLOR}; stroke-width: 2.5px; opacity: 1}}")
 
 
 def test_neuron_columns_keep_the_net_in_order():

@@ -107,7 +107,8 @@ def test_the_drawing_is_the_same_at_every_step_only_the_style_changes():
     for k in (1, 2, 40, 76):
         step, processed = view.step(k), view.steps[k - 1]
         assert step.focus[0] == svg_id(ids[processed.node])            # the node to scroll to, then its inputs
-        assert set(step.focus[1:]) <= {svg_id(ids[child]) for child, _ in processed.contributions}
+        assert set(step.focus[1:]) <= {svg_id(ids[processed.node] + "op"), *(svg_id(ids[child])
+                                                                              for child, _ in processed.contributions)}
         assert f"#{step.focus[0]} > polygon:first-of-type, #{step.focus[0]}op > ellipse {{fill: {HIGHLIGHT_COLOR}}}" \
             in step.style
         assert f"Step {k} of 76" in step.headline and step.rule == processed.rule

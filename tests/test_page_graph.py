@@ -41,6 +41,15 @@ def counts(dot):
     return dot.count("<TABLE"), dot.count("shape=circle")
 
 
+def cells(*texts):
+    """The first cells of a box drawn left to right, each with its line on the right."""
+    return "".join(f'<TD BORDER="1" SIDES="R">{text}</TD>' for text in texts)
+
+
+def grad_cell(number):
+    return f'<TD>grad<FONT POINT-SIZE="11"> ?</FONT><FONT POINT-SIZE="11"> {number}</FONT></TD>'
+
+
 def style_of(at):
     """The page's style sheets, which draw the step on the DOT."""
     return "".join(h.proto.body for h in at.get("html"))
@@ -88,13 +97,13 @@ def test_lecture_numbers_and_editing_an_input(app):
     at = app.run()
     assert at.title[0].value.endswith("Computation graph and backpropagation")
     assert at.radio(key="w_graph_source").value == "L"
-    assert "<TD>L</TD><VR/><TD>data -8.0000</TD>" in dot_source(at)
+    assert cells("L", "data -8.0000") in dot_source(at)
     root = build_preset("L = (a*b + c)*f")
     assert pending(at) == {box(root, label) for label in "abcdefL"}   # step 0: no grads yet
     at.number_input(key="w_graph_L_a").set_value(3.0).run()
-    assert "<TD>L</TD><VR/><TD>data -2.0000</TD>" in dot_source(at)   # (3*-3 + 10) * -2
+    assert cells("L", "data -2.0000") in dot_source(at)   # (3*-3 + 10) * -2
     at = choose(at, "neuron")
-    assert "<TD>o</TD><VR/><TD>data 0.7071</TD>" in dot_source(at)
+    assert cells("o", "data 0.7071") in dot_source(at)
 
 
 def test_mlp_preset_collapses_by_neuron(app):
@@ -119,8 +128,7 @@ def test_step_slider_highlights_the_node_and_shows_its_rule(app):
     assert f"#{box(root, 'd')}op > ellipse {{fill: {HIGHLIGHT_COLOR}}}" in style_of(at)   # and its op circle
     assert filled(at, CHILD_COLOR) == {box(root, "e"), box(root, "c")}
     assert pending(at) == {box(root, "a"), box(root, "b")}
-    assert '<TD>d</TD><VR/><TD>data 4.0000</TD><VR/><TD>grad<FONT POINT-SIZE="11"> ?</FONT>' \
-           '<FONT POINT-SIZE="11"> -2.0000</FONT></TD>' in dot_source(at)
+    assert cells("d", "data 4.0000") + grad_cell("-2.0000") in dot_source(at)
     code = texts(at.code)
     assert "e.grad += 1 · d.grad" in code and "c.grad += 1 · d.grad" in code
     assert "Step 3 of 4" in texts(at.markdown)
@@ -134,7 +142,7 @@ def test_prev_and_next_buttons_move_the_slider(app):
         at.button(key="w_graph_next").click().run()
     assert at.slider(key="w_graph_step_L").value == 4   # stops at the last step
     assert pending(at) == set()                          # every grad is shown
-    assert "<TD>a</TD><VR/><TD>data 2.0000</TD>" in dot_source(at) and "> 6.0000</FONT>" in dot_source(at)
+    assert cells("a", "data 2.0000") + grad_cell("6.0000") in dot_source(at)
     at.button(key="w_graph_prev").click().run()
     assert at.slider(key="w_graph_step_L").value == 3
     assert not at.exception
@@ -143,8 +151,7 @@ def test_prev_and_next_buttons_move_the_slider(app):
 def test_a_plus_a_shows_the_accumulated_gradient(app):
     at = choose(app.run(), "aa")
     at.slider(key="w_graph_step_aa").set_value(2).run()
-    assert '<TD>a</TD><VR/><TD>data 3.0000</TD><VR/><TD>grad<FONT POINT-SIZE="11"> ?</FONT>' \
-           '<FONT POINT-SIZE="11"> 2.0000</FONT></TD>' in dot_source(at)
+    assert cells("a", "data 3.0000") + grad_cell("2.0000") in dot_source(at)
     assert pending(at) == set()                          # a's grad, 2, is shown
     assert "a.grad += 1 · b.grad" in texts(at.code)
 
@@ -220,7 +227,7 @@ def test_small_train_net_draws_every_operation(app):
     assert counts(dot_source(at)) == graph_size(loss)
     at.number_input(key="w_graph_sample").set_value(5).run()
     loss5, _ = net_loss(MLP(2, [3, 1], "tanh", "linear", seed=0), train.X[5].tolist(), float(train.y[5]))
-    assert f"<TD>loss</TD><VR/><TD>data {loss5.data:.4f}</TD>" in dot_source(at)
+    assert cells("loss", f"data {loss5.data:.4f}") in dot_source(at)
     at.button(key="w_graph_check").click().run()
     table = at.dataframe[0].value
     assert len(table) == 2 + 1 + 13 and (table["ok"] == "✓").all()   # x0, x1, y and 13 parameters
@@ -284,7 +291,7 @@ def test_rules_name_every_node_unambiguously(app):
     number = "#" + str(root.topological_order().index(steps[k - 1].node._prev[0]))
     code = texts(at.code)
     assert f"{number}.grad += 1 · n.grad" in code and "x1*w1 + x2*w2.grad" not in code
-    assert f"<TD>{number} = x1*w1 + x2*w2</TD>" in dot_source(at)           # the drawing names it the same
+    assert cells(f"{number} = x1*w1 + x2*w2") in dot_source(at)           # the drawing names it the same
 
 
 @pytest.mark.parametrize("text, words", [("1/0", "is ∞: it divides 1 by 0"),
