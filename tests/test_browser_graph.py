@@ -15,7 +15,7 @@ MLP = "MLP(3, [4, 4, 1]) forward + loss"
 AMBER, RED = "rgb(255, 213, 79)", "rgb(211, 47, 47)"
 # ids of the boxes and circles filled with a colour, and the texts a student can see, read from the page
 FILLED = f"""colour => [...document.querySelectorAll("{NODES}")]
-    .filter(g => {{ const shape = g.querySelector('polygon, ellipse'); return getComputedStyle(shape).fill === colour; }})
+    .filter(g => getComputedStyle(g.querySelector('polygon, ellipse')).fill === colour)
     .map(g => g.id)"""
 VISIBLE_TEXTS = f"""() => [...document.querySelectorAll("{NODES} text")]
     .filter(t => getComputedStyle(t).visibility === 'visible').map(t => t.textContent.trim())"""
