@@ -37,9 +37,9 @@ def number_inputs(prefix, defaults, key_by_default=False):
     """One number widget per input, in rows of up to 6. key_by_default: a new default value
     (an input of another expression with the same name) starts a fresh widget."""
     cols = st.columns(min(len(defaults), 6)) if defaults else []
+    keys = {name: f"w_graph_{prefix}_{name}" + (f"_{v:g}" if key_by_default else "") for name, v in defaults.items()}
     return {name: cols[i % len(cols)].number_input(
-                name, value=float(v), step=0.1, format="%.4f",
-                key=f"w_graph_{prefix}_{name}" + (f"_{v:g}" if key_by_default else ""))
+                name, step=0.1, format="%.4f", key=shown(keys[name], st.session_state.get(keys[name], float(v))))
             for i, (name, v) in enumerate(defaults.items())}
 
 

@@ -330,6 +330,17 @@ def test_fit_toggle_always_shows_what_is_drawn(app):
     assert shown_value(at.toggle(key="w_graph_fit_expr")) is True and "max-width: none" not in style_of(at)
 
 
+def test_an_input_keeps_showing_its_value_after_a_bad_expression(app):
+    at = choose(app.run(), "expr")
+    at.text_input(key="w_graph_expr").input("a+b").run()
+    next(n for n in at.number_input if n.label == "a").set_value(5.0).run()
+    at.text_input(key="w_graph_expr").input("a+").run()          # stops the page before the inputs
+    at.text_input(key="w_graph_expr").input("a+b").run()
+    a = next(n for n in at.number_input if n.label == "a")
+    assert a.value == 5.0 and a.proto.set_value and a.proto.value == 5.0   # the browser shows 5, as drawn
+    assert cells("a", "data 5.0000") in dot_source(at)
+
+
 # ---------------------------------------------------------------- helpers the page relies on
 def test_net_loss_matches_the_mlp_preset_and_takes_parameter_overrides():
     net, xs, loss = mlp_lecture()
