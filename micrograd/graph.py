@@ -31,8 +31,8 @@ import graphviz
 
 from .engine import Value
 
-__all__ = ["GraphTooLarge", "draw_dot", "draw_step_dot", "step_style", "svg_id", "dot_ids", "node_names", "label_text", "graph_size",
-           "edge_count", "neuron_groups", "neuron_columns", "find_neurons", "to_svg", "format_number",
+__all__ = ["GraphTooLarge", "draw_dot", "draw_step_dot", "step_style", "svg_id", "dot_ids", "node_names", "label_text",
+           "graph_size", "edge_count", "neuron_groups", "neuron_columns", "find_neurons", "to_svg", "format_number",
            "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR", "CHILD_COLOR", "ALARM_COLOR"]
 
 DEFAULT_MAX_NODES = 400
