@@ -1,16 +1,24 @@
 """What the Graph page draws, decided in one place: the page's choice (a lecture graph, a typed
 expression, the lecture's MLP or the Train page's net) in, a `Drawing` out — the root Value, the
 inputs to check with finite differences and a function that rebuilds the graph at other inputs.
+`GraphView` turns a Drawing and the page's options into what the page shows at any backward step.
 The page only shows it; this is tested without Streamlit.
+
+Stepping must feel immediate, and the browser's graphviz takes about a second to lay out the MLP's
+DOT each time its text changes. So the DOT (`GraphView.dot`) is the same for every step and only a
+small style sheet (`StepView.style`) changes; FOLLOW_JS scrolls the step's node into view.
 """
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import pandas as pd
 
+from micrograd.backprop import backward_steps, done_after, first_non_finite, grads_after
 from micrograd.engine import Value
 from micrograd.expr import expression_names, parse_expression
-from micrograd.graph import find_neurons, graph_size, neuron_groups
+from micrograd.graph import (CHILD_COLOR, HIGHLIGHT_COLOR, GraphTooLarge, dot_ids, draw_dot, draw_step_dot,
+                             edge_count, find_neurons, format_number, graph_size, label_text, neuron_columns,
+                             neuron_groups, node_names, step_style, svg_id)
 from micrograd.nn import MLP
 from micrograd.presets import PRESET_DEFAULTS, PRESETS, net_loss
 
@@ -25,6 +33,9 @@ SOURCES = {  # what the page offers to draw: key -> label
     "expr": "Type an expression", "train": "The net from the Train page"}
 EXPR_DEFAULTS = {**PRESET_DEFAULTS["tanh neuron"], **PRESET_DEFAULTS["L = (a*b + c)*f"]}
 MAX_BUILD = 30_000  # nodes of a one-op-per-node net graph the page builds and steps through on each rerun
+MAX_NODES = 600     # browsers take ~0.6 s to draw 170 nodes and ~1.5 s for 1,600 (DESIGN.md)
+MAX_EDGES = 2_000   # a collapsed wide net has few boxes but fan_in x fan_out edges
+FIT_NODES = 12      # graphs up to this size are shrunk to the page width by default, bigger ones scroll
 
 
 class NetTooLarge(ValueError):
@@ -54,12 +65,16 @@ class Drawing:
     collapsible: bool = False
     about: str = ""
 
+    def too_big(self, max_nodes=MAX_NODES):
+        """A net whose full graph has more than max_nodes nodes is always drawn one box per neuron."""
+        return self.net is not None and sum(graph_size(self.root)) > max_nodes
+
     def groups(self, collapse, max_nodes):
         """({Value: neuron box}, forced): one box per neuron when asked, or when a net's full graph
         has more than max_nodes nodes (forced)."""
         if collapse:
             return (neuron_groups(self.net, self.root) if self.net else find_neurons(self.root)), False
-        if self.net is not None and sum(graph_size(self.root)) > max_nodes:
+        if self.too_big(max_nodes):
             return neuron_groups(self.net, self.root), True
         return {}, False
 
@@ -153,3 +168,138 @@ def error_pointer(text, error):
     line = text.splitlines()[(error.line or 1) - 1] if text.strip() else text
     width = len(error.segment) if error.segment and "\n" not in error.segment else 1
     return f"{line}\n{' ' * (error.column - 1)}{'^' * width}"
+
+
+# ---------------------------------------------------------------- what the page shows
+class StepView(NamedTuple):
+    """The step-through at step k: a headline (markdown), the chain rule with names and with numbers,
+    the style sheet that draws this step on GraphView.dot, and the SVG ids of the nodes to scroll to
+    (the node processed, its op circle, then the ones it adds to; None at step 0)."""
+    k: int
+    headline: str
+    rule: str
+    numbers: str
+    style: str
+    focus: list | None
+
+
+class GraphView:
+    """Everything the Graph page shows for a Drawing with its options, at any backward step.
+
+    dot: the DOT text, the same at every step (None when the graph is too big to draw, with the
+    reason in `not_drawn`). problem: a sentence on where a value or gradient first stopped being a
+    finite number, or "". step(k): the StepView of step k (0: the forward pass only)."""
+
+    def __init__(self, drawing, *, show_grad=True, collapse=False, rankdir="LR", max_nodes=MAX_NODES,
+                 max_edges=MAX_EDGES):
+        root = self.root = drawing.root
+        self.groups, _ = drawing.groups(collapse, max_nodes)
+        self.forced = drawing.too_big(max_nodes)     # one box per neuron, asked for or not
+        self.values_n, self.ops_n = graph_size(root, self.groups)
+        self.n_nodes = self.values_n + self.ops_n
+        self.steps = backward_steps(root) if show_grad else []
+        self.final = grads_after(root, len(self.steps), self.steps) if show_grad else None
+        self.names = node_names(root)
+        self.ids = dot_ids(root, self.groups)
+        trouble = first_non_finite(root, self.steps)
+        self.problem, self.alarm = (trouble.message, [trouble.node]) if trouble else ("", [])
+        self.forced_note = (f"The full graph has {sum(graph_size(root)):,} nodes, more than this page draws "
+                            f"({max_nodes}): it is drawn with one box per neuron. A smaller net on the Train "
+                            "page shows every operation." if self.forced else "")
+        columns = neuron_columns(drawing.net, root) if drawing.net is not None else ()
+        hint = ("Choose a smaller net on the Train page (fewer or narrower hidden layers)." if drawing.net else
+                "Try a shorter expression or turn on “One node per neuron”.")
+        self.dot, self.not_drawn, edges = None, "", edge_count(root, self.groups)
+        if edges > max_edges:
+            self.not_drawn = (f"Not drawn: the graph has {edges:,} edges (every neuron feeds every neuron of the "
+                              f"next layer), more than a browser lays out quickly ({max_edges:,}). {hint}")
+        else:
+            try:
+                self.dot = draw_step_dot(root, self.final, groups=self.groups, max_nodes=max_nodes, rankdir=rankdir,
+                                         columns=columns).source
+            except GraphTooLarge as e:
+                self.not_drawn = f"Not drawn: the {e}. {hint}"
+        self.show_grad, self.rankdir, self.max_nodes = show_grad, rankdir, max_nodes
+
+    @property
+    def fit_by_default(self):
+        """Small graphs are shrunk to the page width unless the user says otherwise; big ones scroll."""
+        return self.n_nodes <= FIT_NODES
+
+    def caption(self, fit):
+        grouped = f" ({len(set(self.groups.values()))} of them whole neurons)" if self.groups else ""
+        return (f"{self.n_nodes} nodes: {self.values_n} value boxes{grouped} and {self.ops_n} operation circles. "
+                "A box is named by its label, or #i (its place in topological order) when the label is not a "
+                "plain name." + ("" if fit else " A graph wider than the page scrolls; the output is at the far end."))
+
+    def step(self, k):
+        """The StepView of step k, 0 <= k <= len(steps) (clamped)."""
+        k = min(max(int(k), 0), len(self.steps))
+        alarm = dict(alarm=self.alarm, groups=self.groups)
+        if not self.steps:
+            return StepView(0, "", "", "", step_style(self.root, **alarm), None)
+        done = done_after(self.root, k, self.steps)
+        if k == 0:
+            headline = (f"**Step 0 of {len(self.steps)}**: the forward pass only; no gradient is known yet "
+                        "(grey `grad ?`). **Next** seeds the output's grad with 1.")
+            out = self.names[self.root]
+            return StepView(0, headline, f"{out}.grad = ?   (no gradient is known yet)",
+                            f"{out}.data = {format_number(self.root.data)}   (the forward pass)",
+                            step_style(self.root, done=done, **alarm), None)
+        step = self.steps[k - 1]
+        name = label_text(step.node, self.names[step.node])
+        what = "seed the output" if step.is_seed else f"`{name}` (op `{step.op}`) pushes its grad to its inputs"
+        headline = (f"**Step {k} of {len(self.steps)}**: {what}. Amber: the node processed; "
+                    "green: the grads it adds to.")
+        highlight = {**{child: CHILD_COLOR for child, _ in step.contributions}, step.node: HIGHLIGHT_COLOR}
+        style = step_style(self.root, done=done, highlight=highlight, **alarm)
+        node = self.ids[step.node]
+        circle = [svg_id(node + "op")] if node.startswith("n") and step.node._prev else []
+        focus = [svg_id(node), *circle, *(svg_id(self.ids[child]) for child, _ in step.contributions)]
+        return StepView(k, headline, step.rule, "\n".join(step.numbers), style, list(dict.fromkeys(focus)))
+
+    def download_dot(self):
+        """The DOT to download: boxes (records) with every grad backward() gives, as draw_dot draws them."""
+        return draw_dot(self.root, show_grad=self.show_grad, done=self.final, groups=self.groups,
+                        max_nodes=self.max_nodes, rankdir=self.rankdir, number_unlabelled=True).source
+
+
+# Scrolls the graph box so that the step's nodes are in its middle (the page passes {"focus": their SVG ids},
+# the node processed first, with as many of the others as fit, nearest first); then the page as
+# little as needed to show the box (or, in a box taller than the window, the node). The drawing is laid out
+# in the browser, sometimes after this runs (a new graph): so it also follows when the drawing changes in
+# the next seconds. Only ids made by micrograd.graph.svg_id are passed in, never user text.
+FOLLOW_JS = """
+let watcher = null;
+export default function ({ data }) {
+    if (watcher) watcher.disconnect();
+    watcher = null;
+    const box = document.querySelector(".st-key-graph_box");
+    if (!data || !data.focus || !box) return;
+    const follow = () => {
+        const nodes = data.focus.map(id => document.getElementById(id)).filter(Boolean);
+        if (!nodes.length) return;
+        const b = box.getBoundingClientRect();
+        const [first, ...others] = nodes.map(node => node.getBoundingClientRect());
+        let { left, right, top, bottom } = first;
+        const away = r => Math.abs(r.left + r.right - left - right) + Math.abs(r.top + r.bottom - top - bottom);
+        for (const r of others.sort((p, q) => away(p) - away(q))) {   // the nearest ones that fit with it
+            const wider = [Math.min(left, r.left), Math.max(right, r.right),
+                           Math.min(top, r.top), Math.max(bottom, r.bottom)];
+            if (wider[1] - wider[0] <= box.clientWidth && wider[3] - wider[2] <= box.clientHeight) {
+                [left, right, top, bottom] = wider;
+            }
+        }
+        box.scrollBy((left + right) / 2 - (b.left + box.clientWidth / 2),
+                     (top + bottom) / 2 - (b.top + box.clientHeight / 2));
+        // the whole box when it fits the window (the step's text above it stays in view), else the node
+        const target = b.height <= window.innerHeight ? box : nodes[0];
+        target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    };
+    watcher = new MutationObserver(follow);
+    watcher.observe(box, { childList: true, subtree: true });
+    const mine = watcher;
+    setTimeout(() => mine.disconnect(), 10000);
+    follow();
+}
+"""

@@ -9,6 +9,12 @@ grads_after / done_after give the state of all grads after k steps (from
 scratch, independent of any earlier backward), to draw with
 draw_dot(root, done=done_after(root, k)).
 
+Nodes are named by graph.node_names: a plain label (`a`, `L1N0.w2`), else
+`#i`, so a rule never reads `x1*w1 + x2*w2.grad += …`.
+
+first_non_finite says where a value or a gradient first stops being a finite
+number (1/0, log(-1), exp(1000)) and why, in words for a student.
+
 finite_difference_check compares each input's analytic gradient with a
 central difference, rebuilding the graph with one input nudged at a time.
 """
@@ -17,10 +23,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .engine import Value
-from .graph import format_number
+from .graph import format_number, label_text, node_names
 
 __all__ = ["Step", "backward_steps", "grads_after", "done_after", "node_names", "rule_lines",
-           "FDRow", "finite_difference_check"]
+           "NonFinite", "first_non_finite", "FDRow", "finite_difference_check"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -55,12 +61,6 @@ class Step:
     @property
     def is_seed(self):
         return self.op == "seed"
-
-
-def node_names(root):
-    """{Value: display name}: its label, or `#i` with i its index in root.topological_order()
-    (what draw_dot(..., number_unlabelled=True) shows)."""
-    return {v: v.label or f"#{i}" for i, v in enumerate(root.topological_order())}
 
 
 def _sup(x):
@@ -140,7 +140,7 @@ def backward_steps(root):
     Leaves get no step of their own (they have no children to push to). Grads
     are computed from scratch; no Value's .grad is read or changed."""
     order = root.topological_order()
-    names = {v: v.label or f"#{i}" for i, v in enumerate(order)}
+    names = node_names(root, order)
     grads = {v: 0.0 for v in order}
     grads[root] += 1.0
     rn = names[root]
@@ -191,6 +191,87 @@ def done_after(root, k, steps=None):
         for child, _ in step.contributions:
             last[child] = step.index
     return {v: g for v, g in grads.items() if last.get(v, -1) < k}
+
+
+# ---------------------------------------------------------------- where numbers stop being finite
+class NonFinite(NamedTuple):
+    """Where a value (kind "value") or a gradient (kind "grad") first stopped being a finite number.
+
+    node: the Value; name: how the drawing names it (`#2 = 1/0`); step: for a grad, the backward
+    step (an index into backward_steps) that produced it; message: what happened, in words."""
+    node: Value
+    name: str
+    kind: str
+    step: int | None
+    message: str
+
+
+def _number(x):
+    return "−∞" if x == -math.inf else "∞" if x == math.inf else "nan" if math.isnan(x) else f"{x:g}"
+
+
+BIGGEST = "the largest float (about 1.8e308)"
+
+
+def _why_value(v):
+    """Why v.data is inf or nan although all its inputs are finite numbers."""
+    x = [c.data for c in v._prev]
+    op = v._op
+    if op == "/" and x[1] == 0:
+        return "0 / 0 has no value" if x[0] == 0 else f"it divides {_number(x[0])} by 0"
+    if op == "log":
+        return (f"the log of a negative number ({_number(x[0])}) is not a real number" if x[0] < 0
+                else "the log of 0 is minus infinity")
+    if op == "exp":
+        return f"exp({_number(x[0])}) is larger than {BIGGEST}"
+    if op.startswith("**"):
+        base, power = x[0], (x[1] if op == "**" else float(op[2:]))
+        if base == 0 and power < 0:
+            return f"0 to a negative power ({_number(power)}) divides by zero"
+        if base < 0 and power != int(power):
+            return f"a negative number ({_number(base)}) to a fractional power ({_number(power)}) is not a real number"
+        return f"{_number(base)} to the power {_number(power)} is larger than {BIGGEST}"
+    if math.isinf(v.data):
+        return f"the result of `{op}` is larger than {BIGGEST}"
+    return f"`{op}` of {', '.join(_number(a) for a in x)} has no finite value"
+
+
+def first_non_finite(root, steps=None):
+    """A NonFinite for the first node whose value is inf or nan while its inputs are finite numbers,
+    else for the first backward step that gives a gradient inf or nan from finite numbers, else None.
+
+    Every value computed from an inf or nan is usually inf or nan too; this names where it started.
+    steps: backward_steps(root), when the caller has them (for gradients; None skips gradients)."""
+    order = root.topological_order()
+    names = node_names(root, order)
+    bad = [v for v in order if not math.isfinite(v.data)]
+    # children come before parents: a bad node whose inputs are all finite is where it starts
+    starts = [v for v in bad if all(math.isfinite(c.data) for c in v._prev)]
+    if starts:
+        first, spread = starts[0], len(bad) - len(starts)
+        name = label_text(first, names[first])
+        value = _number(first.data) + (" (not a number)" if math.isnan(first.data) else "")
+        text = f"`{name}` is {value}: " + (f"{_why_value(first)}." if first._prev else "the number it was given.")
+        if len(starts) > 1:
+            others = ", ".join(f"`{label_text(v, names[v])}`" for v in starts[1:4])
+            text += f" It is not the only one: so is {others}{' and more' if len(starts) > 4 else ''}."
+        if spread:
+            text += (f" {spread} more value{'s' if spread > 1 else ''} computed from "
+                     f"{'it' if len(starts) == 1 else 'them'} {'are' if spread > 1 else 'is'} not finite either.")
+        return NonFinite(first, name, "value", None, text)
+    for step in (steps or ())[1:]:
+        if not math.isfinite(step.out_grad):
+            continue
+        for (child, added), local in zip(step.contributions, step.node._local):
+            if not math.isfinite(added):
+                name, parent = label_text(child, names[child]), label_text(step.node, names[step.node])
+                reason = (f"the slope of `{parent}` with respect to it is {_number(local)} here"
+                          if not math.isfinite(local) else
+                          f"{_number(local)} · {_number(step.out_grad)} is larger than {BIGGEST}")
+                return NonFinite(child, name, "grad", step.index,
+                                 f"Every value is a finite number, but the gradient of `{name}` becomes "
+                                 f"{_number(added)} at backward step {step.index + 1}: {reason}.")
+    return None
 
 
 # ---------------------------------------------------------------- gradient check

@@ -12,20 +12,33 @@ any group of Values) as one node to keep big graphs readable.
 Node ids are numbered in topological order (`n0`, `n0op`, `g0`, ...), never
 id(), so the same graph always gives the same DOT text. Nothing here needs the
 `dot` binary: the DOT source is rendered in the browser by st.graphviz_chart.
+
+A step-through redraws the same graph once per backward step, and the browser's
+graphviz lays the whole DOT out again whenever its text changes (about a second
+for the lecture's MLP). So draw_step_dot draws one DOT for every step: each box
+holds its final grad and a `?`, and has an SVG id; step_style writes the CSS
+that says, for one step, which boxes are amber or green and whether each shows
+its grad or the `?`. Only the small style sheet changes from step to step.
 """
+import html
 import math
+import re
 import shutil
+from collections import Counter
 from collections.abc import Mapping
 
 import graphviz
 
 from .engine import Value
 
-__all__ = ["GraphTooLarge", "draw_dot", "graph_size", "edge_count", "neuron_groups", "find_neurons",
-           "to_svg", "format_number", "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR"]
+__all__ = ["GraphTooLarge", "draw_dot", "draw_step_dot", "step_style", "svg_id", "dot_ids", "node_names", "label_text",
+           "graph_size", "edge_count", "neuron_groups", "neuron_columns", "find_neurons", "to_svg", "format_number",
+           "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR", "CHILD_COLOR", "ALARM_COLOR"]
 
 DEFAULT_MAX_NODES = 400
 HIGHLIGHT_COLOR = "#ffd54f"     # amber: the node being processed
+CHILD_COLOR = "#c8e6c9"         # green: the nodes whose grads it adds to
+ALARM_COLOR = "#d32f2f"         # red outline: where a value or grad first stops being a finite number
 GROUP_COLOR = "#e3f2fd"         # pale blue fill for collapsed groups
 PENDING_FONT = "grey55"         # step-through: grad not known yet
 PENDING_LINE = "grey70"
@@ -61,6 +74,28 @@ def _esc(text):
     for ch in '{}|<>"':
         out = out.replace(ch, "\\" + ch)
     return out.replace("\n", " ")
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def node_names(root, order=None):
+    """{Value: a short name that says which node it is}, for rule texts and drawings.
+
+    A node keeps its label when that is a plain name (`a`, `n`, `L1N0.w2`) used by no other node;
+    every other node is `#i`, i its index in root.topological_order(): the unlabelled ones, the
+    numbers (`2`) and labels that are expressions (`x1*w1 + x2*w2`) or used twice. So a rule such as
+    `#7.grad += 1 · n.grad` never reads as `x1*w1 + x2*w2.grad += …`. Drawings show `#7 = x1*w1 + x2*w2`
+    (see label_text)."""
+    order = root.topological_order() if order is None else order
+    uses = Counter(v.label for v in order)
+    return {v: v.label if uses[v.label] == 1 and PLAIN_NAME.fullmatch(v.label) else f"#{i}"
+            for i, v in enumerate(order)}
+
+
+def label_text(v, name):
+    """The name field of v's box: its name, and its label when the name is a number (`#7 = x1*w1`)."""
+    return v.label if name == v.label else f"{name} = {v.label}" if v.label else name
 
 
 def _roots(outputs):
@@ -195,8 +230,9 @@ def draw_dot(root, *, show_grad=True, highlight=(), done=None, collapse=False, g
         one node (overrides `collapse`).
     max_nodes: above this many emitted nodes (records + op circles + groups)
         raise GraphTooLarge instead of emitting.
-    number_unlabelled: show `#i` (the node's topological index, as used by the
-        step-through's rule texts) in records of Values without a label.
+    number_unlabelled: name every box as the step-through's rule texts do
+        (node_names): `#i` for an unlabelled Value, `#i = x1*w1` for a label
+        that is not a plain name.
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
@@ -221,6 +257,7 @@ def draw_dot(root, *, show_grad=True, highlight=(), done=None, collapse=False, g
             return format_number(sum(known[v] for v in vs))
         return "?"
 
+    names = node_names(root, layout.order) if number_unlabelled else None
     dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir},
                            node_attr={"fontname": "Helvetica", "fontsize": "11"},
                            edge_attr={"arrowsize": "0.6"})
@@ -251,7 +288,7 @@ def draw_dot(root, *, show_grad=True, highlight=(), done=None, collapse=False, g
             continue
 
         i = layout.index[v]
-        label = v.label or (f"#{i}" if number_unlabelled else "")
+        label = label_text(v, names[v]) if number_unlabelled else v.label
         fields = [_esc(label), f"data {format_number(v.data)}"]
         if show_grad:
             fields.append(f"grad {grad_text([v])}")
@@ -270,6 +307,149 @@ def draw_dot(root, *, show_grad=True, highlight=(), done=None, collapse=False, g
     for src, dst in layout.edges():
         dot.edge(src, dst)
     return dot
+
+
+# ---------------------------------------------------------------- one drawing for every step
+SVG_ID_PREFIX = "mg-"
+GRAD_CLASS = "mg-grad"          # boxes with a `grad ? number` field
+PENDING_OPACITY = 0.45          # text and lines of a box whose grad is not known yet
+
+
+def svg_id(node_id):
+    """The SVG id of a DOT node (`n12`, `n12op`, `g3`) of draw_step_dot's drawing."""
+    return SVG_ID_PREFIX + node_id
+
+
+def dot_ids(root, groups=None):
+    """{Value: the DOT name of the box it is drawn in}: its group's box (`g3`), else its own (`n12`)."""
+    layout = _Layout(root, groups or {})
+    return {v: layout.node_id(v) for v in layout.order}
+
+
+def _text(text):
+    return html.escape(str(text), quote=False).replace("\n", " ")
+
+
+def _box(fields, grad, vertical, fill):
+    """An HTML-like label: the fields side by side (stacked when `vertical`) with lines between,
+    then, unless grad is None, `grad ? number`: step_style shows either the `?` or the number, and the
+    box has room for both, so the layout never changes."""
+    texts = [_text(f) for f in fields]
+    if grad is not None:  # three texts in one cell (a FONT span each): `grad`, ` ?` and the number
+        texts.append(f'grad<FONT POINT-SIZE="11"> ?</FONT><FONT POINT-SIZE="11"> {_text(grad)}</FONT>')
+    # a line after each cell but the last, as a cell border (<VR/> and <HR/> make zero-width polygons that
+    # break the browser's redraw when the direction changes)
+    side = ' BORDER="1" SIDES="B"' if vertical else ' BORDER="1" SIDES="R"'
+    cells = [f"<TD{side if i < len(texts) - 1 else ''}>{text}</TD>" for i, text in enumerate(texts)]
+    body = "".join(f"<TR>{c}</TR>" for c in cells) if vertical else f"<TR>{''.join(cells)}</TR>"
+    return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="6" BGCOLOR="{fill}">'
+            f"{body}</TABLE>>")
+
+
+def draw_step_dot(root, grads=None, *, groups=None, max_nodes=DEFAULT_MAX_NODES, rankdir="LR", columns=()):
+    """The drawing of a backward step-through, the same DOT for every step (see step_style).
+
+    grads: {Value: its grad once backward() is done} to show in every box, or None for boxes
+        without a grad field. Each box shows `grad`, a `?` and that number; step_style hides one.
+    groups: {Value: group name}, drawn as one box each (as in draw_dot).
+    columns: lists of Values to keep in one column (one rank), in this order: e.g. a net's inputs
+        and the neurons of each layer (neuron_columns), so N0 is drawn above N1.
+    Every box and op circle has the SVG id svg_id(its DOT name); boxes are named as node_names does.
+    Raises GraphTooLarge above max_nodes, as draw_dot."""
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    layout = _Layout(root, groups or {})
+    if max_nodes is not None and layout.n_nodes > max_nodes:
+        raise GraphTooLarge(layout.n_nodes, max_nodes)
+    names = node_names(root, layout.order)
+    vertical = rankdir in ("TB", "BT")
+    dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir},
+                           node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "plain"},
+                           edge_attr={"arrowsize": "0.6"})
+
+    def box(node_id, fields, grad, fill):
+        attrs = {"id": svg_id(node_id)}
+        if grad is not None:
+            attrs["class"] = GRAD_CLASS
+        dot.node(node_id, _box(fields, grad, vertical, fill), **attrs)
+
+    for name, members in layout.members.items():
+        outs = layout.group_outputs(name, root)
+        fields, grad = [name, f"{len(members)} nodes"], None
+        if len(outs) == 1 or (outs and all(not o._prev and o.data == outs[0].data for o in outs)):
+            fields.append(f"data {format_number(outs[0].data)}")
+            if grads is not None:
+                grad = format_number(sum(grads[o] for o in outs))
+        else:
+            fields.append(f"{len(outs)} outputs")
+        box(layout.group_id[name], fields, grad, GROUP_COLOR)
+    for v in layout.values:
+        node_id = f"n{layout.index[v]}"
+        box(node_id, [label_text(v, names[v]), f"data {format_number(v.data)}"],
+            None if grads is None else format_number(grads[v]), "white")
+        if v._prev:
+            dot.node(f"{node_id}op", graphviz.nohtml(_esc(v._op or "?")), id=svg_id(f"{node_id}op"),
+                     shape="circle", fontsize="10", width="0.3", height="0.3", margin="0.02")
+    for src, dst in layout.edges():
+        dot.edge(src, dst)
+    for column in columns:
+        ids = list(dict.fromkeys(layout.node_id(v) for v in column if v in layout.index))
+        if len(ids) > 1:
+            with dot.subgraph() as same:
+                same.attr(rank="same")
+                for upper, lower in zip(ids, ids[1:]):
+                    same.edge(upper, lower, style="invis")
+    return dot
+
+
+def step_style(root, *, groups=None, done=None, highlight=(), alarm=()):
+    """The CSS that shows one step of a step-through on draw_step_dot's drawing.
+
+    done: the Values whose grad is known (the others show `?`, greyed), or None when all are.
+    highlight: {Value: fill colour}, or an iterable of Values (amber); a Value made by an op has
+        its op circle filled too. alarm: Values outlined in red (e.g. where a value first stops
+        being a finite number). Values inside a group style the group's box."""
+    layout = _Layout(root, groups or {})
+    colours = dict(highlight) if isinstance(highlight, Mapping) else dict.fromkeys(highlight, HIGHLIGHT_COLOR)
+
+    def ids(values, circles=False):
+        """`#id` selectors of the boxes (or the op circles) of these Values, without repeats."""
+        found = {}
+        for v in values:
+            if v not in layout.index:
+                continue
+            if circles:
+                if v._prev and v not in layout.groups:
+                    found[f"#{svg_id(layout.node_id(v))}op > ellipse"] = True
+            else:
+                found[f"#{svg_id(layout.node_id(v))}"] = True
+        return list(found)
+
+    def selector(boxes, child):
+        return f":is({', '.join(boxes)}) > {child}"
+
+    rules = [f"g.{GRAD_CLASS} > text:nth-last-of-type(2) {{visibility: hidden}}"]  # the `?`: shown when pending
+    if done is not None:
+        pending = [v for v in layout.values if v not in done]
+        pending += [layout.members[name][0] for name in layout.members
+                    if not all(o in done for o in layout.group_outputs(name, root))]
+        boxes = ids(pending)
+        if boxes:
+            rules += [f"{selector(boxes, 'text:nth-last-of-type(2)')} {{visibility: visible}}",
+                      f"{selector(boxes, 'text:last-of-type')} {{visibility: hidden}}",
+                      f"{selector(boxes, 'text')}, {selector(boxes, 'polyline')}, "
+                      f"{selector(boxes, 'polygon:not(:first-of-type)')} {{opacity: {PENDING_OPACITY}}}"]
+    by_colour = {}
+    for v, colour in colours.items():
+        by_colour.setdefault(colour, []).append(v)
+    for colour, values in by_colour.items():
+        shapes = [f"{box} > polygon:first-of-type" for box in ids(values)] + ids(values, circles=True)
+        if shapes:
+            rules.append(f"{', '.join(shapes)} {{fill: {colour}}}")
+    shapes = [f"{box} > polygon:last-of-type" for box in ids(alarm)] + ids(alarm, circles=True)
+    if shapes:
+        rules.append(f"{', '.join(shapes)} {{stroke: {ALARM_COLOR}; stroke-width: 2.5px; opacity: 1}}")
+    return "\n".join(rules)
 
 
 def to_svg(dot):
@@ -352,6 +532,37 @@ def neuron_groups(net, outputs):
                 if v in parents:
                     groups[v] = name
     return groups
+
+
+def neuron_columns(net, outputs):
+    """[[the inputs], [layer 1's neurons], [layer 2's neurons], ...] of an MLP's graph: one Value per
+    input and per neuron, in order, for draw_step_dot(columns=...) to draw each column top to bottom
+    as x0, x1, ... and N0, N1, ... A neuron is its output Value (its activation, or its sum when
+    linear), a member of its box when neuron_groups collapses it. Columns of one are left out."""
+    groups = neuron_groups(net, outputs)
+    order = _topo(_roots(outputs))
+    parents = _parents(order)
+    members = {}
+    for v in order:
+        if v in groups:
+            members.setdefault(groups[v], []).append(v)
+
+    def output(name):
+        inside = set(members[name])
+        return next(m for m in reversed(members[name]) if not parents[m] or any(p not in inside for p in parents[m]))
+
+    first = net.layers[0].neurons[0]
+    inputs = []
+    for w in first.w:       # w_j * x_j, or one fused w·x + b node with the inputs as children
+        product = next((p for p in parents.get(w, ()) if p._op == "*" and p._prev[0] is w), None)
+        if product is not None:
+            inputs.append(product._prev[1])
+    fused = next((p for p in parents.get(first.b, ()) if p._op == "wx+b"), None)
+    if fused is not None:
+        inputs = list(fused._prev[len(first.w):-1])
+    layers = [[output(f"L{li} N{ni}") for ni in range(len(layer.neurons)) if f"L{li} N{ni}" in members]
+              for li, layer in enumerate(net.layers, 1)]
+    return [column for column in [inputs, *layers] if len(column) > 1]
 
 
 def find_neurons(root):

@@ -3,26 +3,24 @@ import streamlit as st
 
 import ui
 from lab.config import TrainConfig
-from lab.graph_view import (SOURCES, NetTooLarge, check_summary, error_pointer, gradient_table, input_defaults,
-                            training_sample, what_to_draw)
-from micrograd.backprop import backward_steps, done_after, finite_difference_check
+from lab.graph_view import (FOLLOW_JS, SOURCES, GraphView, NetTooLarge, check_summary, error_pointer, gradient_table,
+                            input_defaults, training_sample, what_to_draw)
+from micrograd.backprop import finite_difference_check
 from micrograd.expr import ExpressionError
-from micrograd.graph import HIGHLIGHT_COLOR, GraphTooLarge, draw_dot, edge_count, graph_size, to_svg
+from micrograd.graph import to_svg
 
 st.set_page_config(page_title="Graph · micrograd", page_icon="🕸️", layout="wide")
 
-MAX_NODES = 600     # browsers take ~0.6 s to draw 170 nodes and ~1.5 s for 1,600 (DESIGN.md)
-MAX_EDGES = 2_000   # a collapsed wide net has few boxes but fan_in x fan_out edges
-FIT_NODES = 12      # graphs up to this size are shrunk to the page width by default, bigger ones scroll
 MAX_FD_LEAVES = 60  # finite differences rebuild the graph twice per leaf
-CHILD_COLOR = "#c8e6c9"
 # Streamlit draws all graph text at one small size and shrinks wide graphs to the page width: keep the
-# DOT font sizes (11 pt boxes, 10 pt circles) and, unless fitting, the graph's own width. The selectors
-# depend on how Streamlit renders the chart: tests/test_browser_graph.py fails when they stop working.
-GRAPH_CSS = ("<style>.st-key-graph_box svg g.node text {font-size: 11px}"
-             ".st-key-graph_box svg g.node:has(ellipse) text {font-size: 10px}</style>")
-NO_SHRINK_CSS = ("<style>.st-key-graph_box {overflow-x: auto}"
-                 ".st-key-graph_box [data-testid='stGraphVizChart'] svg {max-width: none}</style>")
+# DOT font sizes (11 pt boxes, 10 pt circles) and, unless fitting, the graph's own width in a box that
+# scrolls both ways. The selectors depend on how Streamlit renders the chart: tests/test_browser_graph.py
+# fails when they stop working.
+GRAPH_CSS = (".st-key-graph_box svg g.node text {font-size: 11px}"
+             ".st-key-graph_box svg g.node:has(ellipse) text {font-size: 10px}")
+NO_SHRINK_CSS = (".st-key-graph_box {overflow: auto; max-height: 60vh}"
+                 ".st-key-graph_box [data-testid='stGraphVizChart'] svg {max-width: none}")
+follow_step = st.components.v2.component("graph_follow_step", js=FOLLOW_JS)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -39,10 +37,26 @@ def number_inputs(prefix, defaults, key_by_default=False):
     """One number widget per input, in rows of up to 6. key_by_default: a new default value
     (an input of another expression with the same name) starts a fresh widget."""
     cols = st.columns(min(len(defaults), 6)) if defaults else []
+    keys = {name: f"w_graph_{prefix}_{name}" + (f"_{v:g}" if key_by_default else "") for name, v in defaults.items()}
     return {name: cols[i % len(cols)].number_input(
-                name, value=float(v), step=0.1, format="%.4f",
-                key=f"w_graph_{prefix}_{name}" + (f"_{v:g}" if key_by_default else ""))
+                name, step=0.1, format="%.4f", key=shown(keys[name], st.session_state.get(keys[name], float(v))))
             for i, (name, v) in enumerate(defaults.items())}
+
+
+def shown(key, value):
+    """Send the widget's value with the page, so it shows what is drawn: a widget that a run skipped
+    (st.stop() on a bad expression) keeps its value in Streamlit but would come back showing its default."""
+    st.session_state[key] = value
+    return key
+
+
+def choice(key, default):
+    """The user's last choice for a toggle, else `default` (which may change with the graph)."""
+    return st.session_state.setdefault("graph_choices", {}).get(key, default)
+
+
+def remember(key):
+    st.session_state.setdefault("graph_choices", {})[key] = st.session_state[key]
 
 
 def show_expression_error(text, error):
@@ -95,70 +109,58 @@ if drawing.about:
     whose = "The Train page’s net" if ui.shared_config() else \
         "The Train page’s default net (you have not opened it yet)"
     st.info(f"{whose}: {drawing.about}")
-root = drawing.root
 
 # ---------------------------------------------------------------- options
 sidebar.header("Options")
-show_grad = sidebar.toggle("Show gradients", value=True, key="w_graph_grads")
-collapse = drawing.collapsible and sidebar.toggle(
-    "One node per neuron", value=False, key="w_graph_collapse",
-    help="Draw each neuron (weights, bias, products, sums and activation) as one box.")
-rankdir = sidebar.radio("Direction", ["LR", "TB"], key="w_graph_rankdir", horizontal=True,
-                        format_func={"LR": "Left → right", "TB": "Top ↓ bottom"}.get)
-groups, forced = drawing.groups(collapse, MAX_NODES)
-if forced:
-    st.info(f"The full graph has {sum(graph_size(root)):,} nodes, more than this page draws ({MAX_NODES}): "
-            "it is drawn with one box per neuron. A smaller net on the Train page shows every operation.")
-values_n, ops_n = graph_size(root, groups)
-fit = sidebar.toggle("Fit the graph to the page width", value=values_n + ops_n <= FIT_NODES,
-                     key=f"w_graph_fit_{source}", help="Off: full size; scroll sideways through a big graph. "
+show_grad = sidebar.toggle("Show gradients", key=shown("w_graph_grads", st.session_state.get("w_graph_grads", True)))
+collapse = False
+if drawing.collapsible:
+    forced = drawing.too_big()
+    collapse = sidebar.toggle(
+        "One node per neuron", disabled=forced, on_change=remember, args=("w_graph_collapse",),
+        key=shown("w_graph_collapse", forced or choice("w_graph_collapse", False)),
+        help="This net is too big to draw every operation: always one box per neuron." if forced else
+        "Draw each neuron (weights, bias, products, sums and activation) as one box.")
+rankdir = sidebar.radio("Direction", ["LR", "TB"], key=shown("w_graph_rankdir", st.session_state.get(
+                        "w_graph_rankdir", "LR")), horizontal=True, format_func={"LR": "Left → right",
+                                                                                 "TB": "Top ↓ bottom"}.get)
+view = GraphView(drawing, show_grad=show_grad, collapse=collapse, rankdir=rankdir)
+if view.forced_note:
+    st.info(view.forced_note)
+fit_key = f"w_graph_fit_{source}"
+fit = sidebar.toggle("Fit the graph to the page width", key=shown(fit_key, choice(fit_key, view.fit_by_default)),
+                     on_change=remember, args=(fit_key,), help="Off: full size; scroll through a big graph. "
                      "The chart's fullscreen button shows it whole.")
 
 # ---------------------------------------------------------------- step-through
-done, highlight = None, {}
-if show_grad:
-    steps = backward_steps(root)
+k = 0
+if view.steps:
     key = f"w_graph_step_{source}"
-    st.session_state[key] = min(st.session_state.get(key, 0), len(steps))  # the graph may have shrunk
+    shown(key, min(st.session_state.get(key, 0), len(view.steps)))  # the graph may have shrunk
     st.subheader("Backward, one node at a time")
     prev_col, next_col, slider_col = st.columns([1, 1, 8], vertical_alignment="bottom")
-    prev_col.button("◀ Prev", key="w_graph_prev", on_click=move, args=(key, -1, len(steps)), width="stretch")
-    next_col.button("Next ▶", key="w_graph_next", on_click=move, args=(key, 1, len(steps)), width="stretch")
-    k = slider_col.slider("Backward step", 0, len(steps), key=key,
+    prev_col.button("◀ Prev", key="w_graph_prev", on_click=move, args=(key, -1, len(view.steps)), width="stretch")
+    next_col.button("Next ▶", key="w_graph_next", on_click=move, args=(key, 1, len(view.steps)), width="stretch")
+    k = slider_col.slider("Backward step", 0, len(view.steps), key=key,
                           help="0: the forward pass only. Each step fills in one node's gradient.")
-    done = done_after(root, k, steps)
-    if k == 0:
-        st.markdown(f"**Step 0 of {len(steps)}**: the forward pass only; no gradient is known yet (grey `grad ?`). "
-                    "**Next** seeds the output's grad with 1.")
-    else:
-        step = steps[k - 1]
-        highlight = {**{child: CHILD_COLOR for child, _ in step.contributions}, step.node: HIGHLIGHT_COLOR}
-        what = "seed the output" if step.is_seed else f"`{step.name}` (op `{step.op}`) pushes its grad to its inputs"
-        st.markdown(f"**Step {k} of {len(steps)}**: {what}. Amber: the node processed; green: the grads it adds to.")
+step = view.step(k)
+with st.container(key="graph_step"):  # one block: what changes inside never moves the graph below it
+    if step.headline:
+        st.markdown(step.headline)
+    if step.rule:
         rule_col, numbers_col = st.columns(2)
         rule_col.code(step.rule, language=None, wrap_lines=True)
-        numbers_col.code("\n".join(step.numbers), language=None, wrap_lines=True)
+        numbers_col.code(step.numbers, language=None, wrap_lines=True)
+    if view.problem:
+        st.warning(view.problem, icon="⚠️")
 
 # ---------------------------------------------------------------- the graph
-dot, edges = None, edge_count(root, groups)
-hint = ("Choose a smaller net on the Train page (fewer or narrower hidden layers)." if drawing.net else
-        "Try a shorter expression or turn on “One node per neuron”.")
-if edges > MAX_EDGES:
-    st.warning(f"Not drawn: the graph has {edges:,} edges (every neuron feeds every neuron of the next layer), "
-               f"more than a browser lays out quickly ({MAX_EDGES:,}). {hint}")
+if view.dot is None:
+    st.warning(view.not_drawn)
 else:
-    try:
-        dot = draw_dot(root, show_grad=show_grad, highlight=highlight, done=done, groups=groups,
-                       max_nodes=MAX_NODES, rankdir=rankdir, number_unlabelled=True)
-    except GraphTooLarge as e:
-        st.warning(f"Not drawn: the {e}. {hint}")
-if dot is not None:
-    grouped = f" ({len(set(groups.values()))} of them whole neurons)" if groups else ""
-    st.caption(f"{values_n + ops_n} nodes: {values_n} value boxes{grouped} and {ops_n} operation circles. "
-               "A value without a label is named #i, its position in topological order."
-               + ("" if fit else " A graph wider than the page scrolls sideways; the output is at the far end."))
-    st.html(GRAPH_CSS + ("" if fit else NO_SHRINK_CSS))
-    st.container(key="graph_box").graphviz_chart(dot)
+    st.caption(view.caption(fit))
+    st.html(f"<style>{GRAPH_CSS}{'' if fit else NO_SHRINK_CSS}{step.style}</style>")
+    st.container(key="graph_box").graphviz_chart(view.dot)
 
 # ---------------------------------------------------------------- gradient check
 st.subheader("Check gradients")
@@ -182,13 +184,15 @@ if st.session_state.get("graph_fd", (None,))[0] == signature:
                                                       for column, number_format in formats.items()})
 
 # ---------------------------------------------------------------- downloads
-if dot is not None:
+if view.dot is not None:
     dot_col, svg_col = st.columns([1, 5], vertical_alignment="center")
-    dot_col.download_button("Download DOT", dot.source, file_name="graph.dot", mime="text/vnd.graphviz",
+    download = view.download_dot()
+    dot_col.download_button("Download DOT", download, file_name="graph.dot", mime="text/vnd.graphviz",
                             key="w_graph_dl_dot", on_click="ignore")
-    svg = svg_of(dot.source)
+    svg = svg_of(download)
     if svg:
         svg_col.download_button("Download SVG", svg, file_name="graph.svg", mime="image/svg+xml",
                                 key="w_graph_dl_svg", on_click="ignore")
     else:
         svg_col.caption("SVG download needs Graphviz's `dot` program, which is not installed here.")
+    follow_step(data={"focus": step.focus}, key="graph_follow_step", height=0)

@@ -115,7 +115,10 @@ def test_drawable_and_steppable():
     dot = draw_dot(root)
     assert "{ a*b + c | data 4.0000 | grad 0.0000 }" in dot.source
     steps = backward_steps(root)
-    assert steps[1].rules[0] == "a*b + c.grad += f.data · (a*b + c)*f.grad"
+    order = root.topological_order()
+    inner = root._prev[0]                                   # a*b + c: named by its place, not its text
+    assert steps[1].rules[0] == f"#{order.index(inner)}.grad += f.data · #{order.index(root)}.grad"
+    assert draw_dot(root, number_unlabelled=True).source.count(f"{{ #{order.index(inner)} = a*b + c |") == 1
     assert grads_after(root, len(steps))[leaves["a"]] == 6.0
 
 

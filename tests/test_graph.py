@@ -10,9 +10,11 @@ import pytest
 
 from micrograd import MLP, Value
 from micrograd.backprop import (FDRow, Step, backward_steps, done_after, finite_difference_check,
-                                grads_after, node_names)
-from micrograd.graph import (HIGHLIGHT_COLOR, GraphTooLarge, draw_dot, find_neurons, format_number,
-                             graph_size, neuron_groups, to_svg)
+                                first_non_finite, grads_after, node_names)
+from micrograd.expr import parse_expression
+from micrograd.graph import (ALARM_COLOR, CHILD_COLOR, HIGHLIGHT_COLOR, GraphTooLarge, dot_ids, draw_dot,
+                             draw_step_dot, edge_count, find_neurons, format_number, graph_size, neuron_columns,
+                             neuron_groups, step_style, svg_id, to_svg)
 from micrograd.presets import PRESET_DEFAULTS, PRESETS, build_preset, mlp_lecture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,11 +370,16 @@ def test_step_rules_for_each_op():
     o = PRESETS["tanh neuron"]()
     steps = backward_steps(o)
     assert steps[1].rules == ("n.grad += (1 − o.data²) · o.grad",)
-    e_steps = {s.name: s for s in backward_steps(PRESETS["tanh via exp"]())}
-    assert e_steps["e"].rules == ("2*n.grad += e.data · e.grad",)
-    assert e_steps["o"].rules == ("e - 1.grad += (1 / e + 1.data) · o.grad",
-                                  "e + 1.grad += (−e - 1.data / e + 1.data²) · o.grad")
-    assert e_steps["e - 1"].rules[1] == "1.grad += −1 · e - 1.grad"
+    root = PRESETS["tanh via exp"]()
+    order = root.topological_order()
+    number = {v.label: f"#{i}" for i, v in enumerate(order)}       # labels that are not plain names
+    e_steps = {s.node.label: s for s in backward_steps(root)}
+    assert e_steps["e"].rules == (f"{number['2*n']}.grad += e.data · e.grad",)
+    top, bottom = number["e - 1"], number["e + 1"]
+    assert e_steps["o"].rules == (f"{top}.grad += (1 / {bottom}.data) · o.grad",
+                                  f"{bottom}.grad += (−{top}.data / {bottom}.data²) · o.grad")
+    one = e_steps["e - 1"].node._prev[1]                           # one of the two leaves labelled 1
+    assert e_steps["e - 1"].rules[1] == f"#{order.index(one)}.grad += −1 · {number['e - 1']}.grad"
     x = Value(3.0, label="x")
     sq = x ** 2; sq.label = "sq"
     assert backward_steps(sq)[1].rules == ("x.grad += 2·x.data¹ · sq.grad",)
@@ -433,3 +440,137 @@ def test_finite_differences_flag_a_wrong_gradient():
         return Value(x.data ** 2, (x,), "bad", (1.0,), label="y")
     (row,) = finite_difference_check(build, {"x": 3.0})
     assert row.analytic == 1.0 and row.numeric == pytest.approx(6.0) and not row.ok
+
+
+# ---------------------------------------------------------------- names that say which node
+def test_names_are_plain_labels_or_numbers():
+    o = PRESETS["tanh neuron"]()
+    order = o.topological_order()
+    names = node_names(o)
+    by_label = {v.label: v for v in order}
+    for plain in ["x1", "x2", "w1", "w2", "b", "n", "o"]:
+        assert names[by_label[plain]] == plain
+    for composite in ["x1*w1", "x2*w2", "x1*w1 + x2*w2"]:       # expressions are named by their place
+        assert names[by_label[composite]] == f"#{order.index(by_label[composite])}"
+    twice = PRESETS["tanh via exp"]()                             # two leaves labelled 1
+    ones = [v for v in twice.topological_order() if v.label == "1"]
+    assert len(ones) == 2 and len({node_names(twice)[v] for v in ones}) == 2
+    assert len(set(node_names(twice).values())) == len(twice.topological_order())   # every name is unique
+
+
+def test_rules_never_glue_grad_to_an_expression():
+    o = PRESETS["tanh neuron"]()
+    sums = {s.node.label: s for s in backward_steps(o)}
+    number = f"#{o.topological_order().index(sums['x1*w1 + x2*w2'].node)}"
+    assert sums["n"].rules[0] == f"{number}.grad += 1 · n.grad"       # was `x1*w1 + x2*w2.grad += 1 · n.grad`
+    for step in backward_steps(o):
+        for line in step.rules:
+            assert re.fullmatch(r"([\w.#]+)\.grad (\+)?= .*", line), line
+    dot = draw_dot(o, number_unlabelled=True).source                 # the drawing shows the same names
+    assert f"{{ {number} = x1*w1 + x2*w2 |" in dot
+    step_dot = draw_step_dot(o, grads_after(o, len(backward_steps(o)))).source
+    assert f'<TD BORDER="1" SIDES="R">{number} = x1*w1 + x2*w2</TD>' in step_dot
+
+
+# ---------------------------------------------------------------- one drawing for every step
+def boxes_and_circles(source):
+    return source.count("<TABLE"), source.count("shape=circle")
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_step_dot_has_every_node_with_an_id(name):
+    root = PRESETS[name]()
+    steps = backward_steps(root)
+    dot = draw_step_dot(root, grads_after(root, len(steps), steps))
+    assert boxes_and_circles(dot.source) == graph_size(root)
+    assert len(edges_of(dot)) == edge_count(root)
+    ids = dot_ids(root)
+    for v in root.topological_order():
+        line = node_line(dot, ids[v])
+        assert f'id="{svg_id(ids[v])}"' in line and 'class="mg-grad"' in line
+        if v._prev:
+            assert f'id="{svg_id(ids[v])}op"' in node_line(dot, ids[v] + "op")
+
+
+def test_step_dot_boxes_hold_the_question_mark_and_the_final_grad():
+    L = PRESETS["L = (a*b + c)*f"]()
+    steps = backward_steps(L)
+    dot = draw_step_dot(L, grads_after(L, len(steps), steps)).source
+    assert ('<TD BORDER="1" SIDES="R">a</TD><TD BORDER="1" SIDES="R">data 2.0000</TD>'
+            '<TD>grad<FONT POINT-SIZE="11"> ?</FONT><FONT POINT-SIZE="11"> 6.0000</FONT></TD>') in dot
+    assert "grad" not in draw_step_dot(L).source                        # no grads: no grad field
+    vertical = draw_step_dot(L, grads_after(L, len(steps), steps), rankdir="TB").source
+    assert 'SIDES="B"' in vertical and 'SIDES="R"' not in vertical and "rankdir=TB" in vertical
+    hostile = Value(1.0, label="<b>&amp;</b>")
+    assert "&lt;b&gt;&amp;amp;&lt;/b&gt;" in draw_step_dot(hostile * 2.0).source   # text, never markup
+
+
+def test_step_style_shows_one_step_on_the_fixed_drawing():
+    L = PRESETS["L = (a*b + c)*f"]()
+    steps = backward_steps(L)
+    ids = {v.label: svg_id(i) for v, i in dot_ids(L).items()}
+    step = steps[2]                                                    # d pushes to e and c
+    highlight = {**{c: CHILD_COLOR for c, _ in step.contributions}, step.node: HIGHLIGHT_COLOR}
+    css = step_style(L, done=done_after(L, 3, steps), highlight=highlight)
+    pending = re.search(r":is\(([^)]*)\) > text:last-of-type \{visibility: hidden\}", css).group(1)
+    assert sorted(pending.split(", ")) == sorted(f"#{ids[x]}" for x in "ab")   # their grads are not known yet
+    assert f"#{ids['d']} > polygon:first-of-type, #{ids['d']}op > ellipse {{fill: {HIGHLIGHT_COLOR}}}" in css
+    green = next(line for line in css.splitlines() if CHILD_COLOR in line)
+    assert f"#{ids['e']} > polygon:first-of-type" in green and f"#{ids['c']} > polygon:first-of-type" in green
+    assert f"#{ids['e']}op > ellipse" in green and f"#{ids['c']}op" not in green   # c is a leaf: no circle
+    everything = step_style(L, done=done_after(L, len(steps), steps))
+    assert ":is(" not in everything                                     # the end: every grad is shown
+    assert step_style(L, alarm=[L]).endswith(f"{{stroke: {ALARM_COLOR}; stroke-width: 2.5px; opacity: 1}}")
+
+
+def test_neuron_columns_keep_the_net_in_order():
+    net, xs, loss = mlp_lecture()
+    columns = neuron_columns(net, loss)
+    groups = neuron_groups(net, loss)
+    assert columns[0] == xs
+    assert [[groups[v] for v in column] for column in columns[1:]] == [
+        [f"L{layer} N{n}" for n in range(4)] for layer in (1, 2)]        # L3 has one neuron: no column
+    collapsed = draw_step_dot(loss, groups=groups, columns=columns).source
+    ids = dot_ids(loss, groups)
+    invisible = re.findall(r"(\w+) -> (\w+) \[style=invis\]", collapsed)
+    first_layer = [ids[v] for v in columns[1]]
+    assert list(zip(first_layer, first_layer[1:])) == invisible[len(xs) - 1:len(xs) + 2]
+    assert collapsed.count("rank=same") == 3
+    net = MLP(2, [16, 16, 1], activation="relu", seed=0)                # the Train page's default net
+    out = net([0.5, -0.25], fused=False)
+    groups = neuron_groups(net, out)
+    assert [[groups[v] for v in column] for column in neuron_columns(net, out)] == [
+        ["x0", "x1"], *[[f"L{layer} N{n}" for n in range(16)] for layer in (1, 2)]]
+
+
+# ---------------------------------------------------------------- where numbers stop being finite
+@pytest.mark.parametrize("text, label, words", [
+    ("1/0", "1/0", "divides 1 by 0"),
+    ("log(-1)", "log(-1)", "log of a negative number (-1) is not a real number"),
+    ("exp(1000) - 1", "exp(1000)", "larger than the largest float"),
+    ("2 * 0**-1", "0**-1", "0 to a negative power (-1) divides by zero"),
+    ("a / (a - a)", "a / (a - a)", "it divides 2 by 0"),
+    ("(a - a)/(a - a)", "(a - a)/(a - a)", "0 / 0 has no value"),
+])
+def test_first_non_finite_value_says_where_and_why(text, label, words):
+    root, _ = parse_expression(text, {"a": 2.0})
+    found = first_non_finite(root, backward_steps(root))
+    names = node_names(root)
+    assert found.kind == "value" and found.node.label == label and found.step is None
+    assert found.name == f"{names[found.node]} = {label}" and f"`{found.name}`" in found.message
+    assert words in found.message
+
+
+def test_first_non_finite_grad_and_finite_graphs():
+    root, _ = parse_expression("(a - a)**0.5", {"a": 2.0})             # value 0, slope of √x at 0 infinite
+    steps = backward_steps(root)
+    found = first_non_finite(root, steps)
+    assert found.kind == "grad" and found.node.label == "a - a" and found.step == 1
+    assert "Every value is a finite number" in found.message and "becomes ∞ at backward step 2" in found.message
+    assert first_non_finite(root) is None                               # without the steps: values only
+    both, _ = parse_expression("log(-1) + 1/(a - a) * 3", {"a": 2.0})
+    message = first_non_finite(both).message
+    assert "It is not the only one" in message and "1/(a - a)" in message and "2 more values" in message
+    for name in PRESETS:
+        root = PRESETS[name]()
+        assert first_non_finite(root, backward_steps(root)) is None

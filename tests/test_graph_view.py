@@ -2,12 +2,12 @@
 import pytest
 
 from lab.config import TrainConfig
-from lab.graph_view import (PRESET_OF, SOURCES, NetTooLarge, check_summary, error_pointer, gradient_table,
-                            input_defaults, training_sample, what_to_draw)
+from lab.graph_view import (FIT_NODES, PRESET_OF, SOURCES, GraphView, NetTooLarge, check_summary, error_pointer,
+                            gradient_table, input_defaults, training_sample, what_to_draw)
 from lab.train import load_data
-from micrograd.backprop import finite_difference_check
+from micrograd.backprop import backward_steps, finite_difference_check
 from micrograd.expr import ExpressionError
-from micrograd.graph import graph_size, neuron_groups
+from micrograd.graph import ALARM_COLOR, HIGHLIGHT_COLOR, dot_ids, graph_size, neuron_groups, svg_id
 from micrograd.nn import MLP
 from micrograd.presets import PRESET_DEFAULTS, build_preset, mlp_lecture, net_loss
 
@@ -93,3 +93,66 @@ def test_error_pointer_marks_the_bad_part():
     with pytest.raises(ExpressionError) as error:
         input_defaults("expr", "a + b.c")
     assert error_pointer("a + b.c", error.value) == "a + b.c\n    ^^^"
+
+
+# ---------------------------------------------------------------- what the page shows at each step
+def test_the_drawing_is_the_same_at_every_step_only_the_style_changes():
+    drawing = what_to_draw("mlp", input_defaults("mlp"))
+    view = GraphView(drawing)
+    again = GraphView(what_to_draw("mlp", input_defaults("mlp")))
+    assert view.dot == again.dot and len(view.steps) == 76           # the browser lays it out once
+    styles = {view.step(k).style for k in range(len(view.steps) + 1)}
+    assert len(styles) == len(view.steps) + 1                          # every step looks different
+    ids = dot_ids(drawing.root)
+    for k in (1, 2, 40, 76):
+        step, processed = view.step(k), view.steps[k - 1]
+        assert step.focus[0] == svg_id(ids[processed.node])            # the node to scroll to, then its inputs
+        assert set(step.focus[1:]) <= {svg_id(ids[processed.node] + "op"), *(svg_id(ids[child])
+                                                                              for child, _ in processed.contributions)}
+        assert f"#{step.focus[0]} > polygon:first-of-type, #{step.focus[0]}op > ellipse {{fill: {HIGHLIGHT_COLOR}}}" \
+            in step.style
+        assert f"Step {k} of 76" in step.headline and step.rule == processed.rule
+    assert view.step(0).focus is None and "Step 0 of 76" in view.step(0).headline
+    assert view.step(999).k == 76
+    assert "grad" not in GraphView(drawing, show_grad=False).dot and GraphView(drawing, show_grad=False).steps == []
+
+
+def test_fit_by_default_only_small_graphs():
+    assert GraphView(what_to_draw("L", input_defaults("L"))).fit_by_default           # 10 nodes
+    assert not GraphView(what_to_draw("mlp", input_defaults("mlp"))).fit_by_default   # 195 nodes
+    assert FIT_NODES == 12
+
+
+def test_a_non_finite_value_is_explained_and_outlined():
+    drawing = what_to_draw("expr", {"a": 2.0}, text="a + 1/(a - a)")
+    view = GraphView(drawing)
+    order = drawing.root.topological_order()
+    number = order.index(next(v for v in order if v.label == "1/(a - a)"))
+    assert f"`#{number} = 1/(a - a)` is ∞: it divides 1 by 0. 1 more value computed from it" in view.problem
+    outlined = svg_id(dot_ids(drawing.root)[view.alarm[0]])
+    for k in (0, 3):
+        assert f"#{outlined} > polygon:last-of-type" in view.step(k).style and ALARM_COLOR in view.step(k).style
+    assert GraphView(what_to_draw("expr", {"a": 2.0}, text="a + 1")).problem == ""
+
+
+def test_the_train_net_is_collapsed_in_layer_order():
+    config = TrainConfig()
+    drawing = what_to_draw("train", config=config, sample=training_sample(config, 0))
+    assert drawing.too_big()
+    view = GraphView(drawing)                                           # not asked to collapse: forced
+    assert view.forced and "one box per neuron" in view.forced_note
+    first_layer = [line for line in view.dot.splitlines() if "style=invis" in line][1:16]
+    order = {name: node for node, name in
+             ((f"g{i}", name) for i, name in enumerate(dict.fromkeys(view.groups[v] for v in
+                                                                     drawing.root.topological_order()
+                                                                     if v in view.groups)))}
+    assert [line.split()[0] for line in first_layer] == [order[f"L1 N{n}"] for n in range(15)]
+    assert view.download_dot().count("{ L1 N0 |") == 1                  # the download: records with the grads
+
+
+def test_steps_of_the_lecture_net_name_every_node():
+    drawing = what_to_draw("mlp", input_defaults("mlp"))
+    view = GraphView(drawing)
+    names = set(view.names.values())
+    assert len(names) == len(drawing.root.topological_order())
+    assert all("grad +=" in line for step in backward_steps(drawing.root)[1:] for line in step.rules)
