@@ -127,7 +127,7 @@ def test_every_neuron_is_drawn_and_the_replay_slider_moves_the_boundary(page, ap
     page.get_by_role("button", name=re.compile("Train")).click()
     expect(page.get_by_text("Saved as run")).to_be_visible()
     wait_idle(page)
-    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(5)
+    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(6)
     charts = chart_titles(page)
     maps = sum(types.count("heatmap") + types.count("contour") for title, types in charts
                if not title.startswith("Confusion"))
