@@ -134,7 +134,8 @@ def bench_sweep(args):
     store = RunStore(Path(tempfile.mkdtemp()) / "sweep.sqlite")
     grid = parse_grid(["lr=0.1,0.5", "hidden=16-16,32-32"], TrainConfig(steps=args.sweep_steps))
     cores = default_workers()
-    print(f"\nsweep of {len(grid.configs)} runs x {grid.base.steps} steps (moons, 2-16-16-1 / 2-32-32-1), {cores} cores")
+    print(f"\nsweep of {len(grid.configs)} runs x {grid.base.steps} steps (moons, 2-16-16-1 / 2-32-32-1), "
+          f"{cores} cores")
     timings = {}
     for label, kwargs in [("serial (workers=1)", dict(workers=1)), (f"process pool ({cores} workers)", {})]:
         start = time.perf_counter()

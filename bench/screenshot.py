@@ -31,7 +31,8 @@ def main():
                                    " && !document.querySelector(\"[data-testid='stProgress']\")")
             wait_idle(page)
         # plotly draws after the script ends: wait for the charts the caller expects
-        page.wait_for_function(f"document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= {args.charts}")
+        page.wait_for_function("n => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")"
+                               ".length >= n", arg=args.charts)
         page.wait_for_timeout(1000)  # let plotly and graphviz finish drawing before the picture
         page.screenshot(path=args.out, full_page=True)
     print(f"wrote {args.out}")

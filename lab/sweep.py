@@ -58,7 +58,8 @@ class SweepGrid:
         return f"{text} seed={self.configs[index].seed}" if self.seeds > 1 else text
 
     def axes(self):
-        """[(field, [values as people write them]), ...], and ("seed", [...]) when cells repeat: what the store keeps."""
+        """[(field, [values as people write them]), ...], and ("seed", [...]) when cells repeat: what the
+        store keeps of a sweep's grid."""
         axes = [(name, [format_value(name, v) for v in values]) for name, values in zip(self.names, self.values)]
         if self.seeds > 1:
             axes.append(("seed", [str(self.base.seed + i) for i in range(self.seeds)]))
@@ -130,12 +131,6 @@ def parse_grid(specs, base, seeds=1):
         name = name.strip().replace("-", "_")
         axes.append((name, parse_values(name, text)))
     return make_grid(base, axes, seeds)
-
-
-def configured_scheduler():
-    """The Dask scheduler address this server is configured with (MICROGRAD_DASK_SCHEDULER), or None.
-    The only address the Sweep page uses: a browser never chooses where the server connects."""
-    return os.environ.get("MICROGRAD_DASK_SCHEDULER", "").strip() or None
 
 
 def default_workers():
@@ -330,7 +325,8 @@ def _run_on_dask(configs, scheduler, dataset, record, should_stop):
     try:
         from distributed import Client, Event
     except ImportError:
-        raise ConfigError("running on a Dask cluster needs dask[distributed]: pip install 'dask[distributed]'") from None
+        raise ConfigError("running on a Dask cluster needs dask[distributed]: "
+                          "pip install 'dask[distributed]'") from None
     problem = _probe_scheduler(scheduler)
     try:
         if problem is not None:

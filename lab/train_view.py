@@ -123,7 +123,8 @@ def data_svg(config, data, width=560, height=400):
            f'height="{height - top - bottom}" fill="white" stroke="#ccc"/>',
            f'<text x="{left}" y="20" font-size="14" font-weight="bold">The data: {train_set.n} training and '
            f'{_n(test_set)} test samples</text>',
-           f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">{_xml(axis_titles[0])}</text>',
+           f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">'
+           f'{_xml(axis_titles[0])}</text>',
            f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" '
            f'transform="rotate(-90 14 {(top + height - bottom) / 2})">{_xml(axis_titles[1])}</text>']
     for tick_x in _ticks(x0, x0 + span_x * 1.1):

@@ -149,7 +149,8 @@ if config is not None:
         st.query_params.from_dict(query)
     data = data_for(config.to_dict())
     nin = data.train.n_features
-    st.caption(f"{ui.data_name(config)} · network {data.config.architecture(nin)} ({data.config.parameter_count(nin):,} "
+    network = data.config  # with a CSV's number of classes
+    st.caption(f"{ui.data_name(config)} · network {network.architecture(nin)} ({network.parameter_count(nin):,} "
                f"weights) · {config.activation} · {config.optimizer.upper()} lr {config.lr:g} ({config.lr_schedule}) "
                f"· {config.steps:,} steps · {config.engine} engine")
     try:

@@ -63,8 +63,10 @@ BINARY = {
     "sub": (lambda a, b: a - b, [(2.0, -3.0)]),
     "mul": (lambda a, b: a * b, [(2.0, -3.0), (1e200, 1e200), (0.0, math.inf)]),
     "div": (lambda a, b: a / b, [(2.0, -3.0), (1.0, 0.0), (-1.0, 0.0), (0.0, 0.0), (1.0, -0.0)]),
-    "pow": (lambda a, b: a ** b, [(2.0, 3.0), (2.0, 0.5), (0.0, 2.0), (0.0, 0.0), (-2.0, 0.5), (10.0, 400.0), (0.0, -1.0)]),
-    "compose": (lambda a, b: ((a * b).tanh() + (a / b).exp() - (a ** 2 + 1).log()) * b.sigmoid(), [(0.3, -1.2), (2.0, 0.5)]),
+    "pow": (lambda a, b: a ** b,
+            [(2.0, 3.0), (2.0, 0.5), (0.0, 2.0), (0.0, 0.0), (-2.0, 0.5), (10.0, 400.0), (0.0, -1.0)]),
+    "compose": (lambda a, b: ((a * b).tanh() + (a / b).exp() - (a ** 2 + 1).log()) * b.sigmoid(),
+                [(0.3, -1.2), (2.0, 0.5)]),
 }
 
 
@@ -89,7 +91,8 @@ def test_numbers_on_either_side():
 
 def test_finite_differences_on_a_composition():
     def f(x, y, z):
-        return ((x * y + z).tanh() * (x - z).exp() / (y ** 2 + 1.0) + (z * z + 2.0).log() + (x * 3).relu() + (y - x).sigmoid())
+        return ((x * y + z).tanh() * (x - z).exp() / (y ** 2 + 1.0) + (z * z + 2.0).log() + (x * 3).relu()
+                + (y - x).sigmoid())
 
     xs = [0.3, -0.7, 1.1]
     vals = [Value(x) for x in xs]

@@ -242,7 +242,7 @@ def test_collapse_mlp_by_net():
     net, xs, loss = mlp_lecture()
     groups = neuron_groups(net, loss)
     names = sorted(set(groups.values()))
-    assert names == [f"L{l} N{n}" for l, k in ((1, 4), (2, 4), (3, 1)) for n in range(k)]
+    assert names == [f"L{layer} N{n}" for layer, k in ((1, 4), (2, 4), (3, 1)) for n in range(k)]
     # each neuron: its weights, bias, products, running sums and tanh
     sizes = {name: sum(1 for g in groups.values() if g == name) for name in names}
     assert sizes["L1 N0"] == 3 + 1 + 3 + 3 + 1 and sizes["L2 N3"] == 4 + 1 + 4 + 4 + 1

@@ -31,8 +31,9 @@ def cli(*args, db, stdin=None):
 
 # ---- config
 def test_config_validates_with_clear_messages():
-    for bad, words in [(dict(lr=-0.1), "learning rate"), (dict(steps=0), "steps"), (dict(activation="swish"), "activation"),
-                       (dict(hidden="8,x"), "hidden"), (dict(n="many"), "n must be"), (dict(dataset="mnist"), "dataset"),
+    for bad, words in [(dict(lr=-0.1), "learning rate"), (dict(steps=0), "steps"),
+                       (dict(activation="swish"), "activation"), (dict(hidden="8,x"), "hidden"),
+                       (dict(n="many"), "n must be"), (dict(dataset="mnist"), "dataset"),
                        (dict(test_fraction=1.0), "test_fraction"), (dict(lr=float("nan")), "finite")]:
         with pytest.raises(ConfigError, match=words):
             TrainConfig(**bad)
@@ -181,7 +182,8 @@ def test_corrupt_database_gives_a_clear_error(tmp_path):
 
 def test_two_processes_save_at_once(tmp_path):
     db = tmp_path / "shared.sqlite"
-    script = ("import sys; from lab.runs import RunStore; from lab.train import train; from lab.config import TrainConfig\n"
+    script = ("import sys; from lab.runs import RunStore; from lab.train import train\n"
+              "from lab.config import TrainConfig\n"
               "s = RunStore(sys.argv[1]); r = train(TrainConfig(n=20, steps=3, hidden=(4,)))\n"
               "for i in range(15): s.save(r, name=sys.argv[2] + str(i))\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(db), tag], cwd=ROOT) for tag in "ab"]
@@ -214,7 +216,8 @@ def test_cli_train_json_and_runs(tmp_path):
 
 
 @pytest.mark.parametrize("args", [("train", "--dataset", "mnist"), ("train", "--lr", "-1"), ("train", "--steps", "abc"),
-                                  ("train", "--csv", "/no/such/file.csv"), ("train", "--bogus"), ("runs", "show", "999"),
+                                  ("train", "--csv", "/no/such/file.csv"), ("train", "--bogus"),
+                                  ("runs", "show", "999"),
                                   ("runs", "show", "x"), ("runs", "export", "999"), ("frobnicate",)])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args):
     out = cli(*args, db=tmp_path / "x.sqlite")

@@ -49,7 +49,8 @@ def test_defaults_train_and_the_run_is_saved(run_store):
     at = finish_training(app("pages/1_Train.py"))
     assert not at.exception and not at.warning
     metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Final loss"]) < 0.1 and metrics["Accuracy (train)"] == "100.0%" and metrics["Accuracy (test)"] == "100.0%"
+    assert float(metrics["Final loss"]) < 0.1
+    assert metrics["Accuracy (train)"] == "100.0%" and metrics["Accuracy (test)"] == "100.0%"
     runs = RunStore(run_store).list()
     assert len(runs) == 1 and runs[0]["status"] == "finished"
     assert f"#{runs[0]['id']}" in at.success[0].value
@@ -274,7 +275,8 @@ def test_a_new_dataset_keeps_the_chosen_rate_and_offers_the_suggested_one(run_st
 
 def test_the_run_name_and_the_schedule_are_visible(run_store):
     at = app("pages/1_Train.py")
-    assert at.text_input(key="w_name").label == "Run name" and at.text_input(key="w_name").proto.label_visibility.value == 0
+    name = at.text_input(key="w_name")
+    assert name.label == "Run name" and name.proto.label_visibility.value == 0  # 0: visible
     assert at.selectbox(key="w_schedule") in at.sidebar.selectbox  # next to the learning rate, not under Advanced
     assert "(linear)" in at.caption[0].value
 
