@@ -280,6 +280,20 @@ def store_error(error):
     st.error(f"The run store cannot be used: {error}")
 
 
+def stored_runs():
+    """(the run store, its run summaries); when it cannot be read, an error banner and the end of the page run.
+    Rows the store could not read are flagged one by one, never fatal to the page."""
+    store = open_store()
+    try:
+        summaries = store.list()
+    except (RunStoreError, ValueError) as e:  # a stored row the store cannot decode
+        store_error(e)
+        st.stop()
+    for run_id, problem in store.unreadable:
+        st.warning(f"Run #{run_id} cannot be read and is left out: {escape_markdown(problem)}")
+    return store, summaries
+
+
 def open_store():
     """The run store; when it cannot be used, an error banner and the end of this page run."""
     try:

@@ -21,14 +21,10 @@ exits 1 when a median is over --target-ms.
 """
 import argparse
 import contextlib
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from micrograd.backprop import backward_steps  # noqa: E402
 from micrograd.graph import graph_size  # noqa: E402
 from micrograd.presets import build_preset  # noqa: E402
-from serve import CHROMIUM_ARGS, dashboard, wait_idle  # noqa: E402
+from serve import CHROMIUM_ARGS, dashboard, server, wait_idle  # noqa: E402
 
 MLP_LABEL = "MLP(3, [4, 4, 1]) + squared error"
 NODES = "[data-testid='stGraphVizChart'] svg g.node"
@@ -90,24 +86,8 @@ def bare_page():
     folder = tempfile.mkdtemp()
     script = Path(folder) / "bare.py"
     script.write_text(BARE_PAGE)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                             "--server.fileWatcherType", "none"], cwd=folder, env=dict(os.environ),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(OSError):
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            time.sleep(0.2)  # polling a server that is starting
+    with server(script, cwd=folder) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def floor_clicks(browser, clicks):

@@ -15,18 +15,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @contextlib.contextmanager
-def dashboard(url=None, db=None):
-    """Yield the base URL of a running dashboard: `url` if given, else a fresh server with its own run store."""
-    if url:
-        yield url
-        return
+def server(script="dashboard.py", db=None, cwd=ROOT):
+    """Yield the base URL of `streamlit run script` on a free port, with its own run store, until the block ends."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     db = db or os.path.join(tempfile.mkdtemp(), "runs.sqlite")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                             "--server.fileWatcherType", "none"], cwd=ROOT, env={**os.environ, "MICROGRAD_RUNS_DB": db},
+                             "--server.fileWatcherType", "none"], cwd=cwd, env={**os.environ, "MICROGRAD_RUNS_DB": db},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -34,13 +31,23 @@ def dashboard(url=None, db=None):
             with contextlib.suppress(OSError):
                 if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
                     break
-            time.sleep(0.2)
+            time.sleep(0.2)  # polling a server that is starting
         else:
-            sys.exit("error: the dashboard did not start")
+            sys.exit("error: the server did not start")
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def dashboard(url=None, db=None):
+    """Yield the base URL of a running dashboard: `url` if given, else a fresh server with its own run store."""
+    if url:
+        yield url
+        return
+    with server("dashboard.py", db) as base:
+        yield base
 
 
 @contextlib.contextmanager

@@ -12,46 +12,20 @@ machine noise hits both alike. Two figures, each a ratio of medians to the bare 
     python bench/train_page.py [--tries 5]
 """
 import argparse
-import contextlib
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 from playwright.sync_api import sync_playwright
-from serve import CHROMIUM_ARGS, ROOT
+from serve import CHROMIUM_ARGS, server
 
 READY = """() => document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")
     && !document.querySelector("[data-testid='stSkeleton']")
     && [...document.querySelectorAll("button")].some(b => /Train/.test(b.innerText) && !b.disabled)"""
 CHARTS_DRAWN = """n => document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg").length >= n
     && document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")"""
-
-
-@contextlib.contextmanager
-def server(script, db):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                             "--server.fileWatcherType", "none"], cwd=ROOT, env={**os.environ, "MICROGRAD_RUNS_DB": db},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(OSError):
-                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            time.sleep(0.2)  # polling a server that is starting
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def one_visit(browser, url, charts):

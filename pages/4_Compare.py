@@ -10,7 +10,7 @@ from lab import compare
 from lab import compare_figures as figures
 from lab.config import TrainConfig
 from lab.figures import result_figures, run_color
-from lab.runs import STATUSES, RunStoreError
+from lab.runs import STATUSES
 
 st.set_page_config(page_title="Compare · micrograd", page_icon="📊", layout="wide")
 
@@ -171,14 +171,7 @@ def side_by_side(runs):
 st.title("📊 Compare runs")
 if "flash" in st.session_state:  # from the last run's table selection
     st.warning(st.session_state.pop("flash"))
-store = ui.open_store()
-try:
-    summaries = store.list()
-except (RunStoreError, ValueError) as e:  # a stored row the store cannot decode
-    ui.store_error(e)
-    st.stop()
-for run_id, problem in store.unreadable:  # rows the store could not read: flagged, never fatal to the page
-    st.warning(f"Run #{run_id} cannot be read and is left out: {ui.escape_markdown(problem)}")
+store, summaries = ui.stored_runs()
 if not summaries:
     st.info("**No saved runs yet.** Train a network on the **Train** page (every run is saved), run a sweep on the "
             "**Sweep** page, or import a JSON export on the **Runs** page. Runs then appear here to compare.",

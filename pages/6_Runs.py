@@ -99,12 +99,7 @@ st.title("🗂️ Runs")
 if "flash" in st.session_state:
     kind, message = st.session_state.pop("flash")
     (st.success if kind == "success" else st.error)(message)
-store = ui.open_store()
-try:
-    summaries = store.list()
-except (RunStoreError, ValueError) as e:  # a stored row the store cannot decode
-    ui.store_error(e)
-    st.stop()
+store, summaries = ui.stored_runs()
 by_id = {r["id"]: r for r in summaries}
 if "pick_next" in st.session_state:  # runs just imported
     st.session_state.runs_picked = st.session_state.pop("pick_next")
