@@ -116,16 +116,30 @@ LR_VALUES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 3.0, 10.0]
 PENALTIES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 DATASET_CHOICES = {**DATASET_LABELS, "csv": "Upload a CSV…"}
 SUGGESTED_LR = {"sine": 0.03, "plane": 0.03}  # regression targets are unbounded: smaller steps
+CSV_REGRESSION_LR = 0.1  # standardized targets still start with large gradients (bundled curve.csv: 0.5 diverges)
+
+
+def suggested_lr(dataset):
+    """The learning rate that suits a dataset (an uploaded CSV: by its task)."""
+    if dataset == "csv" and st.session_state.get("csv_task") == "regression":
+        return CSV_REGRESSION_LR
+    return SUGGESTED_LR.get(dataset, TrainConfig.lr)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def csv_error(content, name):
-    """Why an uploaded CSV cannot be used (None when it can); parsed once per file, not per rerun."""
+    """Why an uploaded CSV cannot be used (None when it can); parsed once per file, not per rerun.
+    Also notes the file's task in the session (a regression CSV has its own suggested rate)."""
     try:
-        load_csv(content, name=name)
+        st.session_state.csv_task = csv_task(content, name)
     except DatasetError as e:
         return f"**{escape_markdown(name)}**: {e}"
     return None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def csv_task(content, name):
+    return load_csv(content, name=name).task
 
 
 def csv_file(sidebar):
@@ -146,6 +160,16 @@ def csv_file(sidebar):
             problem = f"**{escape_markdown(upload.name)}**: {e}"
     (sidebar.info if upload is None else sidebar.error)(problem)
     return None
+
+
+def follow_suggested_lr(dataset):
+    """A learning rate the user has not moved follows the data's suggested one; a rate they chose stays
+    (and the suggestion is offered as a button instead)."""
+    state = st.session_state
+    suggested, before = suggested_lr(dataset), state.get("w_lr_suggested", TrainConfig.lr)
+    if state.w_lr == before and suggested != before:
+        state.w_lr = suggested
+    state.w_lr_suggested = suggested
 
 
 def use_suggested_lr(lr):
@@ -185,8 +209,9 @@ def train_sidebar():
     sidebar.selectbox("Loss", losses, key="w_loss",
                       help="auto: hinge for two classes, softmax cross-entropy (ce) for more, mse for regression")
     optimizer = sidebar.selectbox("Optimizer", OPTIMIZERS, key="w_optimizer", format_func=str.upper)
+    follow_suggested_lr(dataset)
     sidebar.select_slider("Learning rate", sorted(set(LR_VALUES) | {state.w_lr}), key="w_lr", format_func="{:g}".format)
-    suggested = SUGGESTED_LR.get(dataset, TrainConfig.lr)
+    suggested = suggested_lr(dataset)
     if state.w_lr != suggested:
         sidebar.button(f"Use {suggested:g}, the suggested rate for {DATASET_CHOICES[dataset].lower()}",
                        key="w_lr_hint", on_click=use_suggested_lr, args=(suggested,), type="tertiary")

@@ -304,3 +304,28 @@ def test_regression_shows_r2_and_rmse(run_store):
     at = finish_training(app("pages/1_Train.py", dataset="sine", lr="0.03", steps="50"))
     labels = {m.label for m in at.metric}
     assert {"R² (test)", "RMSE (test)"} <= labels and "Accuracy (train)" not in labels
+
+
+def test_an_untouched_rate_follows_the_data_and_a_chosen_one_stays(run_store):
+    at = app("pages/1_Train.py")
+    at = at.selectbox(key="w_dataset").set_value("sine").run()
+    assert at.select_slider(key="w_lr").value == 0.03  # never moved: the data's suggested rate
+    at = at.select_slider(key="w_lr").set_value(0.01).run()
+    at = at.selectbox(key="w_dataset").set_value("moons").run()
+    assert at.select_slider(key="w_lr").value == 0.01  # chosen: kept, the suggestion is a button
+    assert at.button(key="w_lr_hint").label.startswith("Use 0.5")
+
+
+@pytest.mark.parametrize("name", ["curve", "flowers", "wavy_boundary"])
+def test_the_bundled_csvs_train_well_at_the_defaults(run_store, name):
+    at = app("pages/1_Train.py")
+    at = at.selectbox(key="w_dataset").set_value("csv").run()
+    content = EXAMPLE_CSVS[name].read_bytes()
+    at = at.sidebar.file_uploader(key="w_csv").set_value((f"{name}.csv", content, "text/csv")).run()
+    at = finish_training(at)
+    job = at.session_state["job"]
+    assert job.result.status == "finished" and not at.warning
+    if job.result.task == "classification":
+        assert job.result.final("test_accuracy") >= 0.9
+    else:
+        assert job.result.final("test_r2") >= 0.6
