@@ -255,7 +255,7 @@ def load_plotly_soon():
 
     The first plotly chart a tab shows loads a 4.7 MB script, and while it loads the rest of the
     page stays a loading skeleton (DESIGN.md). So a page draws no chart in its first run, and this
-    fragment draws a 1-pixel chart on its first timed run instead: by the time the user's click
+    fragment draws a 10-pixel empty chart on its first timed runs instead: by the time the user's click
     asks for real charts, plotly is loaded or loading. (Not st.rerun(): a page rerun that raced a
     click lost the sidebar's settings.) After a few ticks it draws nothing: the script stays loaded."""
     st.session_state["plotly_ticks"] = 0
@@ -270,8 +270,10 @@ def _warm_up_plotly():
         st.plotly_chart(_ONE_PIXEL, key="plotly_warm_up", config={"displayModeBar": False, "staticPlot": True})
 
 
-_ONE_PIXEL = dict(data=[], layout=dict(height=1, width=1, margin=dict(l=0, r=0, t=0, b=0),
-                                       xaxis=dict(visible=False), yaxis=dict(visible=False)))
+_ONE_PIXEL = dict(  # an invisible point (plotly_chart refuses a figure without data), 10 px square
+    data=[dict(type="scatter", x=[0], y=[0], mode="markers", marker=dict(opacity=0))],
+    layout=dict(height=10, width=10, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(visible=False),
+                yaxis=dict(visible=False)))
 
 
 # ---------------------------------------------------------------- showing numbers and user text

@@ -140,3 +140,17 @@ def test_every_neuron_is_drawn_and_the_replay_slider_moves_the_boundary(page, ap
         .some(chart => /Decision boundary at step 1(<|$)/.test(chart.layout.title.text || ""))""")
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "train-replay.png"), full_page=True)
+
+
+def test_a_three_class_run_draws_its_classes(page, app_server):
+    open_page(page, f"{app_server['url']}/Train?dataset=spiral&classes=3&hidden=16&steps=100")
+    page.get_by_role("button", name=re.compile("Train")).click()
+    expect(page.get_by_text("Saved as run")).to_be_visible()
+    wait_idle(page)
+    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(6)
+    charts = dict(chart_titles(page))
+    boundary = next(types for title, types in charts.items() if title.startswith("Decision boundary"))
+    assert boundary.count("scatter") == 3  # one trace of points per class
+    assert any(title.startswith("Accuracy per class") for title in charts)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "train-three-classes.png"), full_page=True)

@@ -56,3 +56,9 @@ def test_widget_values_clamp_what_a_slider_cannot_show():
     with pytest.raises(ConfigError):
         ui.config_from_widget_values({**values, "w_custom": "8,x"})
     assert math.isclose(ui.train_widget_values(TrainConfig(noise=3.0))["w_noise"], 1.0)
+
+
+def test_the_plotly_warm_up_chart_is_a_valid_figure():
+    import plotly.graph_objects as go
+    figure = go.Figure(ui._ONE_PIXEL)  # plotly validates it: the page draws it from a timed fragment run
+    assert figure.layout.height == 10 and figure.data[0].marker.opacity == 0  # plotly_chart refuses an empty one
