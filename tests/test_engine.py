@@ -132,6 +132,31 @@ def test_deep_chain_needs_no_recursion():
     assert y.data == 0.5 and x.grad == 1.0
 
 
+def test_topological_order_is_the_recursive_depth_first_order():
+    """The order fixes in which order backward() sums gradients, so it is pinned down: the
+    post-order of the lecture's recursive build_topo visiting children last to first."""
+    from micrograd.engine import topological_order
+    net = MLP(2, [4, 4, 1], activation="relu", seed=1)
+    scores = [net(x) for x in ([0.5, -1.0], [2.0, 0.25], [-0.3, 0.0])]
+    root = hinge(scores, [1.0, -1.0, 1.0]) + 1e-3 * l2(net.parameters())
+
+    expected, visited = [], set()
+
+    def build_topo(v):
+        if v not in visited:
+            visited.add(v)
+            for child in reversed(v._prev):
+                build_topo(child)
+            expected.append(v)
+    build_topo(root)
+
+    order = topological_order(root)
+    assert order == expected and len(set(order)) == len(order)
+    assert topological_order(root, leaves=False) == [v for v in expected if v._prev]
+    leaf = Value(1.0)
+    assert topological_order(leaf) == topological_order(leaf, leaves=False) == [leaf]
+
+
 def test_lecture_expression_L():
     a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
     e = a * b
