@@ -13,6 +13,7 @@ Numbers follow float64 PyTorch: overflow gives inf, 0/0 and log(-1) give nan,
 never a Python exception or a complex number.
 """
 import math
+from operator import mul
 
 inf, nan = math.inf, math.nan
 
@@ -105,19 +106,28 @@ class Value:
     def dot(ws, xs, bias):
         """bias + w0*x0 + w1*x1 + ...: a neuron's weighted sum as one node.
 
-        `xs` may be Values or plain numbers (the network's inputs)."""
+        `xs` may be Values or plain numbers (the network's inputs). The children are the
+        weights, the inputs that are Values, then the bias; each one's local derivative
+        is the number it is multiplied by (the input, the weight, 1 for the bias)."""
+        return Value.dots([ws], xs, [bias])[0]
+
+    @staticmethod
+    def dots(weight_rows, xs, biases):
+        """[Value.dot(ws, xs, b) for ws, b in zip(weight_rows, biases)]: a layer's weighted sums,
+        reading the inputs once for all its neurons."""
+        inputs = [x for x in xs if isinstance(x, Value)]
         xdata = [x.data if isinstance(x, Value) else float(x) for x in xs]
-        total = bias.data
-        for w, x in zip(ws, xdata):
-            total += w.data * x
-        children, local = list(ws), list(xdata)
-        for w, x in zip(ws, xs):
-            if isinstance(x, Value):
-                children.append(x)
-                local.append(w.data)
-        children.append(bias)
-        local.append(1.0)
-        return Value(total, tuple(children), "wx+b", tuple(local))
+        all_values = len(inputs) == len(xs)  # inside a network; the first layer reads plain numbers
+        out = []
+        for ws, bias in zip(weight_rows, biases):
+            wdata = [w.data for w in ws]
+            total = bias.data
+            for product in map(mul, wdata, xdata):
+                total += product
+            if not all_values:  # only the inputs that are Values are children
+                wdata = [wd for wd, x in zip(wdata, xs) if isinstance(x, Value)]
+            out.append(Value(total, (*ws, *inputs, bias), "wx+b", (*xdata, *wdata, 1.0)))
+        return out
 
     # ---- backpropagation
     def topological_order(self):

@@ -192,6 +192,25 @@ def test_fused_ops_give_identical_numbers():
     assert ops(plain) > 5 * ops(fused)
 
 
+def test_dots_makes_the_nodes_dot_makes():
+    w = [[Value(0.5), Value(-2.0), Value(3.0)], [Value(1.5), Value(0.25), Value(-1.0)]]
+    b = [Value(0.1), Value(-0.2)]
+    x0, x2 = Value(-1.5), Value(4.0)
+    for xs in ([x0, Value(2.0), x2], [1.0, -1.0, 3.0], [x0, 7.0, x2]):  # Values, numbers, both
+        layer = Value.dots(w, xs, b)
+        for ws, bias, out in zip(w, b, layer):
+            one = Value.dot(ws, xs, bias)
+            assert (out.data, out._prev, out._local, out._op) == (one.data, one._prev, one._local, "wx+b")
+            inputs = [x for x in xs if isinstance(x, Value)]
+            assert out._prev == (*ws, *inputs, bias)
+            total = bias.data  # the bias first, then each product in turn, as the lecture's sum(..., b)
+            for wi, xi in zip(ws, xs):
+                total += wi.data * (xi.data if isinstance(xi, Value) else xi)
+            assert out.data == total
+    mixed = Value.dots(w, [x0, 7.0, x2], b)[0]
+    assert mixed._local == (-1.5, 7.0, 4.0, 0.5, 3.0, 1.0)  # inputs for the weights, weights for the inputs
+
+
 def test_mlp_shape_seed_and_init():
     a, b = MLP(2, [16, 16, 1], seed=0), MLP(2, [16, 16, 1], seed=0)
     pa = [p.data for p in a.parameters()]
