@@ -140,14 +140,18 @@ class Value:
         Leaves (inputs and parameters) accumulate: call backward twice without
         zeroing and their grads double, as in PyTorch with retain_graph=True.
         Inner nodes are reset each pass so they hold this pass's gradient only.
+        A node whose gradient is 0 is skipped when its local derivatives are finite:
+        it would add 0 to every child (with ReLUs and a hinge loss, most nodes).
         """
-        order = topological_order(self)
+        order = topological_order(self, leaves=False)  # leaves only receive
         for node in order:
-            if node._prev:
+            if node._prev:  # (self may be a leaf)
                 node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad
+            if g == 0.0 and math.isfinite(sum(node._local)):
+                continue  # adds 0 to every child (0 * inf or nan would add nan, as in PyTorch)
             for child, local in zip(node._prev, node._local):
                 child.grad += local * g
 

@@ -77,6 +77,19 @@ def test_binary_ops_match_torch(name):
         assert all(same(x, y) for x, y in zip(g, tg)), (name, a, b, g, tg)
 
 
+@pytest.mark.parametrize("fn, x", [
+    (lambda x: x.log().relu(), 0.0),        # relu passes back 0; log's local derivative is 1/0 = inf
+    (lambda x: (x ** 0.5) * 0.0, 0.0),      # * 0 passes back 0; sqrt's is inf at 0
+    (lambda x: (-1.0 / x).relu(), 0.0),
+    (lambda x: (x * math.inf).relu(), -1.0),
+    (lambda x: (x * math.nan) * 0.0, 2.0),
+    (lambda x: (x * 3.0).relu(), -1.0),     # 0 times finite local derivatives: 0
+])
+def test_a_zero_gradient_through_an_infinite_local_derivative_is_nan_as_in_torch(fn, x):
+    (out, grads), (t_out, t_grads) = both(fn, x)
+    assert same(out, t_out) and same(grads[0], t_grads[0])
+
+
 def test_numbers_on_either_side():
     a = Value(3.0)
     for out, expected, grad in [(2 + a, 5.0, 1.0), (2 - a, -1.0, -1.0), (2 * a, 6.0, 2.0),
