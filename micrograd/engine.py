@@ -13,6 +13,7 @@ Numbers follow float64 PyTorch: overflow gives inf, 0/0 and log(-1) give nan,
 never a Python exception or a complex number.
 """
 import math
+from itertools import compress
 from operator import mul
 
 inf, nan = math.inf, math.nan
@@ -87,7 +88,7 @@ class Value:
 
     def relu(self):
         x = self.data  # nan passes through, as in PyTorch
-        return Value(x if x > 0 or x != x else 0.0, (self,), "relu", (0.0 if x <= 0 else 1.0,))
+        return Value(x if x > 0 or x != x else 0.0, (self,), "relu", (0.0,) if x <= 0 else (1.0,))
 
     def abs(self):
         x = self.data
@@ -115,18 +116,17 @@ class Value:
     def dots(weight_rows, xs, biases):
         """[Value.dot(ws, xs, b) for ws, b in zip(weight_rows, biases)]: a layer's weighted sums,
         reading the inputs once for all its neurons."""
-        inputs = [x for x in xs if isinstance(x, Value)]
-        xdata = [x.data if isinstance(x, Value) else float(x) for x in xs]
-        all_values = len(inputs) == len(xs)  # inside a network; the first layer reads plain numbers
+        is_value = [isinstance(x, Value) for x in xs]
+        inputs = list(compress(xs, is_value))  # inside a network all of xs; in its first layer none
+        xdata = [x.data if v else float(x) for x, v in zip(xs, is_value)]
         out = []
         for ws, bias in zip(weight_rows, biases):
             wdata = [w.data for w in ws]
             total = bias.data
             for product in map(mul, wdata, xdata):
                 total += product
-            if not all_values:  # only the inputs that are Values are children
-                wdata = [wd for wd, x in zip(wdata, xs) if isinstance(x, Value)]
-            out.append(Value(total, (*ws, *inputs, bias), "wx+b", (*xdata, *wdata, 1.0)))
+            input_local = wdata if len(inputs) == len(xs) else compress(wdata, is_value)
+            out.append(Value(total, (*ws, *inputs, bias), "wx+b", (*xdata, *input_local, 1.0)))
         return out
 
     # ---- backpropagation
