@@ -14,6 +14,7 @@ never a Python exception or a complex number.
 """
 import math
 from itertools import compress
+from math import isfinite
 from operator import mul
 
 inf, nan = math.inf, math.nan
@@ -117,7 +118,8 @@ class Value:
         """[Value.dot(ws, xs, b) for ws, b in zip(weight_rows, biases)]: a layer's weighted sums,
         reading the inputs once for all its neurons."""
         is_value = [isinstance(x, Value) for x in xs]
-        inputs = list(compress(xs, is_value))  # inside a network all of xs; in its first layer none
+        all_values = all(is_value)  # inside a network; its first layer reads plain numbers
+        inputs = xs if all_values else list(compress(xs, is_value))
         xdata = [x.data if v else float(x) for x, v in zip(xs, is_value)]
         out = []
         for ws, bias in zip(weight_rows, biases):
@@ -125,7 +127,7 @@ class Value:
             total = bias.data
             for product in map(mul, wdata, xdata):
                 total += product
-            input_local = wdata if len(inputs) == len(xs) else compress(wdata, is_value)
+            input_local = wdata if all_values else compress(wdata, is_value)
             out.append(Value(total, (*ws, *inputs, bias), "wx+b", (*xdata, *input_local, 1.0)))
         return out
 
@@ -150,7 +152,7 @@ class Value:
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad
-            if g == 0.0 and math.isfinite(sum(node._local)):
+            if g == 0.0 and isfinite(sum(node._local)):
                 continue  # adds 0 to every child (0 * inf or nan would add nan, as in PyTorch)
             for child, local in zip(node._prev, node._local):
                 child.grad += local * g

@@ -17,9 +17,15 @@ def check_activation(name):
     return name
 
 
+_METHODS = {"tanh": Value.tanh, "relu": Value.relu, "sigmoid": Value.sigmoid, "linear": None}
+
+
 def activate(v, activation):
     """The activation applied to a Value ("linear": v itself)."""
-    return v if check_activation(activation) == "linear" else getattr(v, activation)()
+    if activation not in _METHODS:
+        check_activation(activation)  # raises, naming the choices
+    method = _METHODS[activation]
+    return v if method is None else method(v)
 
 
 def parameter_count(nin, nouts):
