@@ -168,7 +168,8 @@ def topological_order(root, leaves=True):
     already seen is already in the order: a node whose children are all seen, which
     set.issuperset checks in one call, goes straight into the order. In a layered
     network that is most nodes (every weight, and every neuron after the first that reads
-    the same layer), so most edges are checked without a Python-level loop.
+    the same layer), so most edges are checked without a Python-level loop. So does a
+    node with one child whose own children are all seen (the activation of a neuron).
     """
     order, seen = [], {root}
     stack = [(root, reversed(root._prev))]
@@ -177,10 +178,16 @@ def topological_order(root, leaves=True):
         for child in children:
             if child not in seen:
                 seen.add(child)
-                if not seen.issuperset(child._prev):
-                    stack.append((child, reversed(child._prev)))  # its children first
-                    break
-                if leaves or child._prev:
+                kids = child._prev
+                if not seen.issuperset(kids):
+                    only = kids[0]
+                    if len(kids) > 1 or not seen.issuperset(only._prev):
+                        stack.append((child, reversed(kids)))  # its children first
+                        break
+                    seen.add(only)  # one child made of seen nodes (an activation of a weighted sum): it goes first
+                    if leaves or only._prev:
+                        order.append(only)
+                if leaves or kids:
                     order.append(child)
         else:  # all children of node are in the order
             stack.pop()

@@ -151,7 +151,9 @@ def test_topological_order_is_the_recursive_depth_first_order():
     from micrograd.engine import topological_order
     net = MLP(2, [4, 4, 1], activation="relu", seed=1)
     scores = [net(x) for x in ([0.5, -1.0], [2.0, 0.25], [-0.3, 0.0])]
-    root = hinge(scores, [1.0, -1.0, 1.0]) + 1e-3 * l2(net.parameters())
+    x = Value(0.5)
+    chains = (-x).relu() + (-(x * 2.0)).tanh() + (-Value(3.0)).exp()  # one-child nodes over leaves and over ops
+    root = hinge(scores, [1.0, -1.0, 1.0]) + 1e-3 * l2(net.parameters()) + chains
 
     expected, visited = [], set()
 
