@@ -17,7 +17,7 @@ def check_activation(name):
     return name
 
 
-_METHODS = {"tanh": Value.tanh, "relu": Value.relu, "sigmoid": Value.sigmoid, "linear": None}
+_METHODS = {"tanh": Value.tanh, "relu": Value.relu, "sigmoid": Value.sigmoid, "linear": None}  # per ACTIVATIONS
 
 
 def activate(v, activation):

@@ -240,9 +240,14 @@ def test_mlp_shape_seed_and_init():
 
 
 def test_one_check_and_one_count_for_both_engines():
-    from micrograd.nn import ACTIVATIONS, check_activation, parameter_count
+    from micrograd.nn import ACTIVATIONS, activate, check_activation, parameter_count
     from micrograd.tensor_nn import TensorMLP, linear
     assert [check_activation(a) for a in ACTIVATIONS] == list(ACTIVATIONS)
+    v = Value(-0.5)
+    expected = [math.tanh(-0.5), 0.0, 1 / (1 + math.exp(0.5)), -0.5]
+    assert [activate(v, a).data for a in ACTIVATIONS] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        activate(v, "swish")
     message = "unknown activation 'swish'; choose one of tanh, relu, sigmoid, linear"
     for make in (lambda: check_activation("swish"), lambda: MLP(2, [3], output_activation="swish"),
                  lambda: TensorMLP(2, [3], activation="swish"),
