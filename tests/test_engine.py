@@ -172,6 +172,24 @@ def test_topological_order_is_the_recursive_depth_first_order():
     assert topological_order(leaf) == topological_order(leaf, leaves=False) == [leaf]
 
 
+def test_a_dropped_graph_leaves_nothing_for_the_cycle_collector():
+    """No reference cycles: reference counting alone frees a training step's graph."""
+    import gc
+    net = MLP(2, [4, 4, 1], activation="relu", seed=2)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(2):
+            loss = hinge([net(x) for x in ([0.5, -1.0], [2.0, 0.25], [-0.3, 0.0])], [1.0, -1.0, 1.0])
+            loss = loss + 1e-3 * l2(net.parameters())
+            net.zero_grad()
+            loss.backward()
+            del loss
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def test_lecture_expression_L():
     a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
     e = a * b
