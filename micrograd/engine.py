@@ -127,7 +127,10 @@ class Value:
             total = bias.data
             for product in map(mul, wdata, xdata):
                 total += product
-            input_local = wdata if all_values else compress(wdata, is_value)
+            if all_values:
+                input_local = wdata
+            else:  # the weights of the inputs that are Values (none in a network's first layer)
+                input_local = compress(wdata, is_value) if inputs else ()
             out.append(Value(total, (*ws, *inputs, bias), "wx+b", (*xdata, *input_local, 1.0)))
         return out
 
