@@ -353,7 +353,7 @@ def main(argv=None):
 
     n_check = 3 if quick else 5             # steps every engine runs from the initial weights: the loss check
     fast_steps, fast_reps, fast_budget = (50, 25, 4.0) if quick else (100, 41, 15.0)
-    rounds, scalar_blocks = (5, 3) if quick else (9, 5)  # original vs scalar: rounds of n_check steps each
+    rounds, scalar_blocks = (5, 7) if quick else (9, 9)  # original vs scalar: rounds of n_check steps each
     flat_steps = 200 if quick else 1000
     scale_steps, scale_reps, scale_budget = (10, 7, 1.0) if quick else (25, 15, 4.0)
     torch_version = __import__("torch").__version__
