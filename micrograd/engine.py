@@ -13,6 +13,9 @@ Numbers follow float64 PyTorch: overflow gives inf, 0/0 and log(-1) give nan,
 never a Python exception or a complex number.
 """
 import math
+from itertools import compress
+from math import isfinite
+from operator import mul
 
 inf, nan = math.inf, math.nan
 
@@ -86,7 +89,7 @@ class Value:
 
     def relu(self):
         x = self.data  # nan passes through, as in PyTorch
-        return Value(x if x > 0 or x != x else 0.0, (self,), "relu", (0.0 if x <= 0 else 1.0,))
+        return Value(x if x > 0 or x != x else 0.0, (self,), "relu", (0.0,) if x <= 0 else (1.0,))
 
     def abs(self):
         x = self.data
@@ -105,19 +108,31 @@ class Value:
     def dot(ws, xs, bias):
         """bias + w0*x0 + w1*x1 + ...: a neuron's weighted sum as one node.
 
-        `xs` may be Values or plain numbers (the network's inputs)."""
-        xdata = [x.data if isinstance(x, Value) else float(x) for x in xs]
-        total = bias.data
-        for w, x in zip(ws, xdata):
-            total += w.data * x
-        children, local = list(ws), list(xdata)
-        for w, x in zip(ws, xs):
-            if isinstance(x, Value):
-                children.append(x)
-                local.append(w.data)
-        children.append(bias)
-        local.append(1.0)
-        return Value(total, tuple(children), "wx+b", tuple(local))
+        `xs` may be Values or plain numbers (the network's inputs). The children are the
+        weights, the inputs that are Values, then the bias; each one's local derivative
+        is the number it is multiplied by (the input, the weight, 1 for the bias)."""
+        return Value.dots([ws], xs, [bias])[0]
+
+    @staticmethod
+    def dots(weight_rows, xs, biases):
+        """[Value.dot(ws, xs, b) for ws, b in zip(weight_rows, biases)]: a layer's weighted sums,
+        reading the inputs once for all its neurons."""
+        is_value = [isinstance(x, Value) for x in xs]
+        all_values = all(is_value)  # inside a network; its first layer reads plain numbers
+        inputs = xs if all_values else list(compress(xs, is_value))
+        xdata = [x.data if v else float(x) for x, v in zip(xs, is_value)]
+        out = []
+        for ws, bias in zip(weight_rows, biases):
+            wdata = [w.data for w in ws]
+            total = bias.data
+            for product in map(mul, wdata, xdata):
+                total += product
+            if all_values:
+                input_local = wdata
+            else:  # the weights of the inputs that are Values (none in a network's first layer)
+                input_local = compress(wdata, is_value) if inputs else ()
+            out.append(Value(total, (*ws, *inputs, bias), "wx+b", (*xdata, *input_local, 1.0)))
+        return out
 
     # ---- backpropagation
     def topological_order(self):
@@ -130,32 +145,56 @@ class Value:
         Leaves (inputs and parameters) accumulate: call backward twice without
         zeroing and their grads double, as in PyTorch with retain_graph=True.
         Inner nodes are reset each pass so they hold this pass's gradient only.
+        A node whose gradient is 0 is skipped when its local derivatives are finite:
+        it would add 0 to every child (with ReLUs and a hinge loss, most nodes).
         """
-        order = topological_order(self)
+        order = topological_order(self, leaves=False)  # leaves only receive
         for node in order:
-            if node._prev:
+            if node._prev:  # (self may be a leaf)
                 node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad
+            if g == 0.0 and isfinite(sum(node._local)):
+                continue  # adds 0 to every child (0 * inf or nan would add nan, as in PyTorch)
             for child, local in zip(node._prev, node._local):
                 child.grad += local * g
 
 
 def topological_order(root, leaves=True):
     """Every node of root's graph, each after all of its children; leaves=False leaves out the
-    nodes no op made (inputs and parameters). Works for Values and Tensors alike.
+    nodes no op made (inputs and parameters) other than root. Works for Values and Tensors alike.
 
-    An iterative depth-first search: no recursion limit on deep graphs."""
-    order, seen, stack = [], set(), [(root, False)]
+    A depth-first search without recursion (no limit on deep graphs): each stack entry is
+    a node and an iterator over its children, last child first (the order that fixes in
+    which order backward() sums a node's gradient). A graph has no cycles, so a child
+    already seen is already in the order: a node whose children are all seen, which
+    set.issuperset checks in one call, goes straight into the order. In a layered
+    network that is most nodes (every weight, and every neuron after the first that reads
+    the same layer), so most edges are checked without a Python-level loop. So does a
+    node with one child whose own children are all seen (the activation of a neuron).
+    """
+    order, seen = [], {root}
+    stack = [(root, reversed(root._prev))]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
+        node, children = stack[-1]
+        for child in children:
+            if child not in seen:
+                seen.add(child)
+                kids = child._prev
+                if not seen.issuperset(kids):
+                    only = kids[0]
+                    if len(kids) > 1 or not seen.issuperset(only._prev):
+                        stack.append((child, reversed(kids)))  # its children first
+                        break
+                    seen.add(only)  # one child made of seen nodes (an activation of a weighted sum): it goes first
+                    if leaves or only._prev:
+                        order.append(only)
+                if leaves or kids:
+                    order.append(child)
+        else:  # all children of node are in the order
+            stack.pop()
             order.append(node)
-        elif node not in seen:
-            seen.add(node)
-            stack.append((node, True))
-            stack.extend((c, False) for c in node._prev if c not in seen and (leaves or c._prev))
     return order
 
 

@@ -17,9 +17,15 @@ def check_activation(name):
     return name
 
 
+_METHODS = {"tanh": Value.tanh, "relu": Value.relu, "sigmoid": Value.sigmoid, "linear": None}  # per ACTIVATIONS
+
+
 def activate(v, activation):
     """The activation applied to a Value ("linear": v itself)."""
-    return v if check_activation(activation) == "linear" else getattr(v, activation)()
+    if activation not in _METHODS:
+        check_activation(activation)  # raises, naming the choices
+    method = _METHODS[activation]
+    return v if method is None else method(v)
 
 
 def parameter_count(nin, nouts):
@@ -75,7 +81,11 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, w, b) for w, b in init]
 
     def __call__(self, x, fused=True):
-        out = [n(x, fused) for n in self.neurons]
+        if fused:  # Value.dots: the same nodes as each neuron's Value.dot, reading x once
+            sums = Value.dots([n.w for n in self.neurons], x, [n.b for n in self.neurons])
+            out = [activate(s, n.activation) for s, n in zip(sums, self.neurons)]
+        else:
+            out = [n(x, fused) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
     def parameters(self):

@@ -79,6 +79,19 @@ def test_binary_ops_match_torch(name):
         assert all(same(x, y) for x, y in zip(g, tg)), (name, a, b, g, tg)
 
 
+@pytest.mark.parametrize("fn, x", [
+    (lambda x: x.log().relu(), 0.0),        # relu passes back 0; log's local derivative is 1/0 = inf
+    (lambda x: (x ** 0.5) * 0.0, 0.0),      # * 0 passes back 0; sqrt's is inf at 0
+    (lambda x: (-1.0 / x).relu(), 0.0),
+    (lambda x: (x * math.inf).relu(), -1.0),
+    (lambda x: (x * math.nan) * 0.0, 2.0),
+    (lambda x: (x * 3.0).relu(), -1.0),     # 0 times finite local derivatives: 0
+])
+def test_a_zero_gradient_through_an_infinite_local_derivative_is_nan_as_in_torch(fn, x):
+    (out, grads), (t_out, t_grads) = both(fn, x)
+    assert same(out, t_out) and same(grads[0], t_grads[0])
+
+
 def test_numbers_on_either_side():
     a = Value(3.0)
     for out, expected, grad in [(2 + a, 5.0, 1.0), (2 - a, -1.0, -1.0), (2 * a, 6.0, 2.0),
@@ -135,6 +148,51 @@ def test_deep_chain_needs_no_recursion():
     assert y.data == 0.5 and x.grad == 1.0
 
 
+def test_topological_order_is_the_recursive_depth_first_order():
+    """The order fixes in which order backward() sums gradients, so it is pinned down: the
+    post-order of the lecture's recursive build_topo visiting children last to first."""
+    from micrograd.engine import topological_order
+    net = MLP(2, [4, 4, 1], activation="relu", seed=1)
+    scores = [net(x) for x in ([0.5, -1.0], [2.0, 0.25], [-0.3, 0.0])]
+    x = Value(0.5)
+    chains = (-x).relu() + (-(x * 2.0)).tanh() + (-Value(3.0)).exp()  # one-child nodes over leaves and over ops
+    root = hinge(scores, [1.0, -1.0, 1.0]) + 1e-3 * l2(net.parameters()) + chains
+
+    expected, visited = [], set()
+
+    def build_topo(v):
+        if v not in visited:
+            visited.add(v)
+            for child in reversed(v._prev):
+                build_topo(child)
+            expected.append(v)
+    build_topo(root)
+
+    order = topological_order(root)
+    assert order == expected and len(set(order)) == len(order)
+    assert topological_order(root, leaves=False) == [v for v in expected if v._prev]
+    leaf = Value(1.0)
+    assert topological_order(leaf) == topological_order(leaf, leaves=False) == [leaf]
+
+
+def test_a_dropped_graph_leaves_nothing_for_the_cycle_collector():
+    """No reference cycles: reference counting alone frees a training step's graph."""
+    import gc
+    net = MLP(2, [4, 4, 1], activation="relu", seed=2)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(2):
+            loss = hinge([net(x) for x in ([0.5, -1.0], [2.0, 0.25], [-0.3, 0.0])], [1.0, -1.0, 1.0])
+            loss = loss + 1e-3 * l2(net.parameters())
+            net.zero_grad()
+            loss.backward()
+            del loss
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def test_lecture_expression_L():
     a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
     e = a * b
@@ -170,6 +228,25 @@ def test_fused_ops_give_identical_numbers():
     assert ops(plain) > 5 * ops(fused)
 
 
+def test_dots_makes_the_nodes_dot_makes():
+    w = [[Value(0.5), Value(-2.0), Value(3.0)], [Value(1.5), Value(0.25), Value(-1.0)]]
+    b = [Value(0.1), Value(-0.2)]
+    x0, x2 = Value(-1.5), Value(4.0)
+    for xs in ([x0, Value(2.0), x2], [1.0, -1.0, 3.0], [x0, 7.0, x2]):  # Values, numbers, both
+        layer = Value.dots(w, xs, b)
+        for ws, bias, out in zip(w, b, layer):
+            one = Value.dot(ws, xs, bias)
+            assert (out.data, out._prev, out._local, out._op) == (one.data, one._prev, one._local, "wx+b")
+            inputs = [x for x in xs if isinstance(x, Value)]
+            assert out._prev == (*ws, *inputs, bias)
+            total = bias.data  # the bias first, then each product in turn, as the lecture's sum(..., b)
+            for wi, xi in zip(ws, xs):
+                total += wi.data * (xi.data if isinstance(xi, Value) else xi)
+            assert out.data == total
+    mixed = Value.dots(w, [x0, 7.0, x2], b)[0]
+    assert mixed._local == (-1.5, 7.0, 4.0, 0.5, 3.0, 1.0)  # inputs for the weights, weights for the inputs
+
+
 def test_mlp_shape_seed_and_init():
     a, b = MLP(2, [16, 16, 1], seed=0), MLP(2, [16, 16, 1], seed=0)
     pa = [p.data for p in a.parameters()]
@@ -184,9 +261,14 @@ def test_mlp_shape_seed_and_init():
 
 
 def test_one_check_and_one_count_for_both_engines():
-    from micrograd.nn import ACTIVATIONS, check_activation, parameter_count
+    from micrograd.nn import ACTIVATIONS, activate, check_activation, parameter_count
     from micrograd.tensor_nn import TensorMLP, linear
     assert [check_activation(a) for a in ACTIVATIONS] == list(ACTIVATIONS)
+    v = Value(-0.5)
+    expected = [math.tanh(-0.5), 0.0, 1 / (1 + math.exp(0.5)), -0.5]
+    assert [activate(v, a).data for a in ACTIVATIONS] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        activate(v, "swish")
     message = "unknown activation 'swish'; choose one of tanh, relu, sigmoid, linear"
     for make in (lambda: check_activation("swish"), lambda: MLP(2, [3], output_activation="swish"),
                  lambda: TensorMLP(2, [3], activation="swish"),
