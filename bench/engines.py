@@ -27,8 +27,8 @@ a busy machine slows them alike. The speedup over micrograd 0.1.0 is a median
 of rounds: each round times the original and our scalar engine back to back
 and divides the two, so both sides of every ratio see the same machine; its
 range, and the same ratio in wall time (time.perf_counter), are printed too.
-Model building is not timed. Memory: tracemalloc peak of one training step above the memory held before it (torch's tensors live in its
-own C++ allocator, which tracemalloc does not see: its figure is the Python
+Model building is not timed. Memory: tracemalloc peak of one training step above
+the memory held before it (torch's tensors live in its own C++ allocator, which tracemalloc does not see: its figure is the Python
 side only). BLAS runs on one thread for numpy and torch alike.
 
 `--quick` prints one table, the one in the README's benchmark section, and the
