@@ -28,8 +28,8 @@ of rounds: each round times the original and our scalar engine back to back
 and divides the two, so both sides of every ratio see the same machine; its
 range, and the same ratio in wall time (time.perf_counter), are printed too.
 Model building is not timed. Memory: tracemalloc peak of one training step above
-the memory held before it (torch's tensors live in its own C++ allocator, which tracemalloc does not see: its figure is the Python
-side only). BLAS runs on one thread for numpy and torch alike.
+the memory held before it (torch's tensors live in its own C++ allocator, which
+tracemalloc does not see: its figure is the Python side only). BLAS runs on one thread for numpy and torch alike.
 
 `--quick` prints one table, the one in the README's benchmark section, and the
 checks; a full run adds more rounds and steps, the original's memory, 1,000
