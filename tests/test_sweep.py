@@ -269,9 +269,15 @@ def test_cli_sweep_json(tmp_path):
 
 
 def test_cli_sweep_on_dask(tmp_path, dask_scheduler):
-    out = cli("sweep", "--grid", "seed=0,1", "--steps", "5", "--scheduler", dask_scheduler, db=tmp_path / "d.sqlite")
+    """Four cells through the CLI on the real cluster (its processes cannot import this project)."""
+    db = tmp_path / "d.sqlite"
+    out = cli("sweep", "--grid", "lr=0.1,0.5", "--grid", "hidden=4,8", "--steps", "5", "--scheduler", dask_scheduler,
+              "--name", "on-the-cluster", db=db)
     assert out.returncode == 0, out.stderr
-    assert len(out.stdout.strip().splitlines()) == 2 and "seed=1" in out.stdout
+    assert len(out.stdout.strip().splitlines()) == 4 and "lr=0.5 hidden=8" in out.stdout
+    runs = RunStore(db).list(sweep="on-the-cluster")
+    assert len(runs) == 4 and all(r["status"] == "finished" for r in runs)
+    assert RunStore(db).sweep_grid("on-the-cluster") == [("lr", ["0.1", "0.5"]), ("hidden", ["4", "8"])]
 
 
 def test_cli_sweep_with_seeds(tmp_path):
