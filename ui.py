@@ -192,9 +192,9 @@ def train_sidebar():
                    help="Spiral arms or blob centres. A CSV's classes come from its target column.")
     plane = dataset not in ("lecture", "sine")
     sidebar.caption("Input features: what the network sees of each point (the plot stays the x1, x2 plane)")
-    columns = sidebar.columns(4)
+    columns = sidebar.columns(2)  # narrower columns cut the names ("sin(x1)") short
     for i, name in enumerate(FEATURES):
-        columns[i % 4].checkbox(name, key=f"w_feature_{i}", disabled=not plane)
+        columns[i % 2].checkbox(name, key=f"w_feature_{i}", disabled=not plane)
 
     sidebar.header("Network")
     layers = sidebar.slider("Hidden layers", 0, 8, key="w_layers")
