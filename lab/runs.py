@@ -207,7 +207,7 @@ class RunStore:
     # ---- writing
     def save(self, result, name=None, sweep=None):
         """Store a finished TrainResult; returns its run id. Retried while the store is locked."""
-        row = _row(result, name, sweep)
+        row = _row(result, name, sweep, data_name=self.upload_name(result.config.csv_upload))
         return self._retrying(lambda: self._insert(row))
 
     def _insert(self, row, timeout=None):
@@ -356,6 +356,14 @@ class RunStore:
                        (digest, name, len(content), now, content))
         return digest
 
+    def upload_name(self, digest):
+        """The file name of an upload this store keeps (None when it keeps none by that hash)."""
+        if not digest:
+            return None
+        with self._connect() as db:
+            row = db.execute("SELECT name FROM uploads WHERE sha256 = ?", (str(digest),)).fetchone()
+        return row["name"] if row else None
+
     def upload(self, digest):
         """(file name, bytes) of an upload kept by this store."""
         with self._connect() as db:
@@ -400,7 +408,14 @@ def _config_json(config):
     return json.dumps({**config.to_dict(), "csv_path": ""})  # a path is never stored: it would be read back
 
 
-def _row(result, name=None, sweep=None, params=None):
+def automatic_name(config, n_features, data_name=None):
+    """A run's name when none is given: the data (a CSV's file name), the network, the rate and the engine,
+    e.g. 'moons 2-16-16-1 relu lr=0.5 numpy' or 'flowers.csv 4-16-16-1 relu lr=0.5 scalar'."""
+    data = data_name or config.dataset
+    return f"{data} {config.architecture(n_features)} {config.activation} lr={config.lr:g} {config.engine}"
+
+
+def _row(result, name=None, sweep=None, params=None, data_name=None):
     """The columns of a run from a TrainResult (finished, or still training: pass `params`)."""
     h = result.history
     cfg = result.config
@@ -408,7 +423,7 @@ def _row(result, name=None, sweep=None, params=None):
     def final(key):
         return _finite_or_none(h[key][-1]) if h.get(key) and h[key][-1] is not None else None
 
-    name = str(name or f"{cfg.dataset} {cfg.architecture(result.n_features)} {cfg.activation} lr={cfg.lr:g}")
+    name = str(name or automatic_name(cfg, result.n_features, data_name))
     params = result.params if params is None else params
     return dict(name=name[:MAX_NAME], created=time.time(), status=result.status, config=_config_json(cfg),
                 task=result.task, n_features=result.n_features, steps_done=len(h["step"]),
@@ -520,6 +535,10 @@ class RunRecorder:
         self.error = None       # why the last checkpoint failed (None when it worked)
         self.created = time.time()
         self._due = 0.0
+        try:
+            self.data_name = store.upload_name(config.csv_upload)  # for the automatic run name
+        except RunStoreError:
+            self.data_name = None
 
     def on_start(self, result):
         self._checkpoint(result)
@@ -531,7 +550,7 @@ class RunRecorder:
     def _checkpoint(self, result):
         began = time.monotonic()
         params = result.live_params() if result.live_params is not None else result.params
-        row = dict(_row(result, self.name, self.sweep, params), status="running", created=self.created,
+        row = dict(_row(result, self.name, self.sweep, params, self.data_name), status="running", created=self.created,
                    owner=current_owner(), heartbeat=time.time())
         timeout = min(self.store.timeout, CHECKPOINT_TIMEOUT)
         try:
@@ -547,7 +566,8 @@ class RunRecorder:
 
     def finish(self, result):
         """Write the finished run; returns its id. Raises RunStoreError only after retrying."""
-        row = dict(_row(result, self.name, self.sweep), created=self.created, owner=None, heartbeat=time.time())
+        row = dict(_row(result, self.name, self.sweep, data_name=self.data_name), created=self.created, owner=None,
+                   heartbeat=time.time())
 
         def write():
             if self.run_id is None or not self.store._update(self.run_id, row):

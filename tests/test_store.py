@@ -481,3 +481,17 @@ def test_a_config_from_a_link_or_file_names_no_file():
     with pytest.raises(ConfigError, match="csv_path cannot come from a link or a file"):
         TrainConfig.from_dict({"dataset": "csv", "csv_path": "/etc/passwd"})
     assert "csv_upload" not in TrainConfig(csv_upload="a" * 64).to_query()
+
+
+def test_the_automatic_name_says_the_data_and_the_engine(store, monkeypatch):
+    run = store.get(store.save(train(SMALL.replace(steps=2, engine="scalar"))))
+    assert run["name"].startswith("moons ") and run["name"].endswith(" scalar")
+    content = b"a,b,target\n" + b"".join(f"{i},{i % 3},{i % 2}\n".encode() for i in range(12))
+    digest = store.save_upload(content, "flowers.csv")
+    monkeypatch.setenv("MICROGRAD_RUNS_DB", str(store.path))  # where training reads the upload from
+    config = SMALL.replace(dataset="csv", csv_upload=digest, steps=2)
+    assert store.get(store.save(train(config)))["name"].startswith("flowers.csv ")
+    recorder = RunRecorder(store, config)
+    recorder.finish(train(config))
+    name = store.get(recorder.run_id)["name"]
+    assert name.startswith("flowers.csv ") and name.endswith(" numpy")
