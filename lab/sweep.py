@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -310,7 +311,9 @@ def _probe_scheduler(address):
         await comm.close()
 
     try:
-        asyncio.run(handshake())
+        # in a thread of its own: the caller's thread may already run an event loop (a test, a notebook)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, handshake()).result()
     except (asyncio.TimeoutError, TimeoutError):
         return f"no Dask scheduler answered within {DASK_CONNECT_TIMEOUT} s"
     except Exception as e:  # OSError: refused, unreachable; ValueError: a malformed address

@@ -140,7 +140,7 @@ def test_a_long_run_does_not_stall_another_user_and_stop_ends_its_process(browse
     assert page.locator("[data-testid='stException']").count() == 0
     busy_before = set(training_workers(server))  # e.g. a run another test stopped, still ending
     page.get_by_role("button", name=re.compile("Train")).click()
-    expect(page.get_by_text(re.compile(r"step [1-9]\d* of 1000"))).to_be_visible(timeout=DEADLINE * 1000)
+    expect(page.get_by_text(re.compile(r"step [1-9][\d,]* of 1,000"))).to_be_visible(timeout=DEADLINE * 1000)
     wait_for(lambda: len(set(training_workers(server)) - busy_before) == 1, "the run's worker process to train")
     [worker] = set(training_workers(server)) - busy_before
     page.screenshot(path=str(ARTIFACTS / "availability-training.png"), full_page=True)

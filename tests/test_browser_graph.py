@@ -122,7 +122,8 @@ def test_toggles_show_what_is_drawn(page, app_server):
             not_shrunk = page.eval_on_selector(NODES, "g => getComputedStyle(g.ownerSVGElement).maxWidth === 'none'")
             assert fit.is_checked() != not_shrunk, text
     choose(page, "The net from the Train page")
-    page.wait_for_selector(NODES)
+    wait_idle(page)
+    page.wait_for_selector(f"{NODES}:has-text('L1 N0')")  # the net's drawing, not the expression's still there
     collapse = page.locator(".st-key-w_graph_collapse input")
     assert collapse.is_checked() and collapse.is_disabled()
     # its neurons, top to bottom: N0 ... N15 in each hidden layer (they came as N5…N0, N15…N6)
