@@ -99,7 +99,7 @@ def restore_train_widgets():
         return None
     problem = None
     config = shared_config() or TrainConfig()
-    query = dict(st.query_params)
+    query = {key: value for key, value in st.query_params.items() if key != "replay"}
     if query:
         try:
             config = TrainConfig.from_dict(query)
@@ -109,6 +109,26 @@ def restore_train_widgets():
             problem, config = f"The link's settings were not used: {e}.", TrainConfig()
     st.session_state.update(train_widget_values(config))
     return problem
+
+
+def replay_request():
+    """A link Train?replay=ID reopens a saved run: its settings fill the sidebar and it is shown below with
+    its replay. Returns (the run as lab.jobs.StoredRun, or None; a message when the link cannot be used)."""
+    from lab.jobs import StoredRun
+
+    text = st.query_params.get("replay")
+    if text is not None:
+        st.session_state.pop("replay_run", None)
+        try:
+            run = StoredRun(open_store(), int(text) if str(text).isdigit() and len(str(text)) <= 18 else -1)
+        except RunStoreError:
+            shown = escape_markdown(str(text)[:20])
+            return None, f"The link asks to replay run {shown}, which the run store does not have."
+        st.session_state.replay_run = run
+        st.session_state.pop("job", None)  # the reopened run is what the page shows
+        set_shared_config(run.config)
+        st.session_state.update(train_widget_values(run.config))
+    return st.session_state.get("replay_run"), None
 
 
 # ---------------------------------------------------------------- the Train page's sidebar

@@ -263,6 +263,20 @@ class TrainingJob:
             self._stderr.append(line)
 
 
+class StoredRun:
+    """A saved run, shown like a finished TrainingJob: the Train page's results and replay of a run
+    reopened from the store (its link: Train?replay=ID). Runs saved before snapshots were kept show
+    their final state."""
+    done, stopping, error, save_error = True, False, None, None
+
+    def __init__(self, store, run_id):
+        run = store.get(run_id)  # RunStoreError for an unknown or unreadable run
+        self.run_id, self.name, self.store_path = run["id"], run["name"], str(store.path)
+        self.config = run["config"]
+        self.result = TrainResult(run["config"], run["status"], run["history"], run["params"], run["task"],
+                                  run["n_features"], diverged_at=run["diverged_at"], elapsed=run["elapsed"])
+
+
 class SweepJob:
     """A sweep run from a page: run_sweep in a thread, its cells taking the server's training slots."""
 

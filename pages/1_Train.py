@@ -137,10 +137,12 @@ def show_results(job, current):
 
 
 jobs.prewarm()  # a worker process ready for the next click
+replayed, replay_problem = ui.replay_request()  # Train?replay=ID: a saved run, reopened with its replay
 link_problem = ui.restore_train_widgets()  # a shared link, or this session's settings when coming back
 st.title("🏋️ Train a network")
-if link_problem:
-    st.warning(link_problem)
+for problem in (link_problem, replay_problem):
+    if problem:
+        st.warning(problem)
 config = ui.train_sidebar()
 if config is not None:
     ui.set_shared_config(config)  # the Graph, Zero-grad and Sweep pages use this net too
@@ -163,7 +165,7 @@ if config is not None:
         st.error(f"Too big to train here: {e}.")
         config = None
 
-job = st.session_state.get("job")
+job = st.session_state.get("job") or replayed
 left, right = st.columns([3, 1])
 name = right.text_input("Run name", key="w_name", placeholder="automatic")
 busy = job is not None and not job.done
@@ -171,6 +173,7 @@ if left.button("Train", type="primary", icon="▶️", disabled=config is None o
     job = jobs.TrainingJob(config, ui.open_store(), name=name.strip() or None).start()
     st.session_state.job = job
     st.session_state.pop("w_replay", None)
+    st.session_state.pop("replay_run", None)
     job.wait(timeout=1.5)  # short runs finish here and draw at once
 
 if job is not None and not job.done:

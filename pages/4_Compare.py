@@ -189,5 +189,7 @@ parameters_and_metrics(runs, grouped)
 if len(runs) > 1:
     hyperparameters(runs, grouped)
 side_by_side(runs)
+st.markdown("Replay on the Train page (the boundary, every neuron and the weights, step by step): "
+            + " · ".join(f"[run #{run['id']}](Train?replay={run['id']})" for run in runs))
 st.page_link("pages/6_Runs.py", label="Export these runs, or rename or delete one", icon="🗂️",
              query_params={"runs": compare.format_ids([r["id"] for r in runs])})

@@ -381,3 +381,9 @@ def test_running_and_interrupted_runs_show_in_the_table_and_filters(app, run_sto
     assert "still training · 3 of 40 steps so far" in texts(at.caption)
     assert "interrupted at step 3 of 40" in texts(at.caption)
     assert LOSS in charts(at)
+
+
+def test_each_compared_run_links_to_its_replay(app, runs):
+    at = opened(app, f"{runs[0]},{runs[1]}")
+    links = " ".join(m.value for m in at.markdown)
+    assert f"Train?replay={runs[0]}" in links and f"Train?replay={runs[1]}" in links

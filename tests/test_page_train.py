@@ -329,3 +329,33 @@ def test_the_bundled_csvs_train_well_at_the_defaults(run_store, name):
         assert job.result.final("test_accuracy") >= 0.9
     else:
         assert job.result.final("test_r2") >= 0.6
+
+
+def test_a_saved_run_reopens_with_its_replay(run_store):
+    from lab.config import TrainConfig
+    from lab.train import train
+    store = RunStore(run_store)
+    run_id = store.save(train(TrainConfig(hidden=(4,), steps=150, activation="tanh")))
+    at = app("pages/1_Train.py", replay=str(run_id))
+    assert not at.exception and at.subheader[0].value == f"Results of run #{run_id}"
+    assert at.selectbox(key="w_activation").value == "tanh" and at.slider(key="w_steps").value == 150
+    assert not any("other settings" in w.value for w in at.warning)  # the sidebar shows the run's settings
+    replay = at.select_slider(key="w_replay")
+    assert len(replay.options) == 100
+    at = replay.set_value(replay.options[0]).run()
+    assert chart(at, "Decision boundary at step 1")
+
+
+def test_a_run_saved_before_snapshots_opens_at_its_end_and_a_bad_link_is_explained(run_store):
+    import sqlite3
+
+    from lab.config import TrainConfig
+    from lab.train import train
+    run_id = RunStore(run_store).save(train(TrainConfig(steps=20)))
+    with sqlite3.connect(run_store) as db:
+        db.execute("UPDATE runs SET snapshots = NULL WHERE id = ?", (run_id,))
+    at = app("pages/1_Train.py", replay=str(run_id))
+    assert not at.exception and "w_replay" not in [slider.key for slider in at.select_slider]
+    assert chart(at, "Decision boundary at step 20")
+    at = app("pages/1_Train.py", replay="<b>999</b>")
+    assert any("which the run store does not have" in w.value for w in at.warning) and not at.exception
