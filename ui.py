@@ -147,19 +147,13 @@ def suggested_lr(dataset):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def csv_error(content, name):
-    """Why an uploaded CSV cannot be used (None when it can); parsed once per file, not per rerun.
-    Also notes the file's task in the session (a regression CSV has its own suggested rate)."""
+def check_csv(content, name):
+    """(why an uploaded CSV cannot be used or None, its task): parsed once per file, not per rerun.
+    Pure, so it may be cached; the caller keeps the task (a regression CSV has its own suggested rate)."""
     try:
-        st.session_state.csv_task = csv_task(content, name)
+        return None, load_csv(content, name=name).task
     except DatasetError as e:
-        return f"**{escape_markdown(name)}**: {e}"
-    return None
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def csv_task(content, name):
-    return load_csv(content, name=name).task
+        return f"**{escape_markdown(name)}**: {e}", None
 
 
 def csv_file(sidebar):
@@ -171,11 +165,19 @@ def csv_file(sidebar):
     if upload is None and earlier is not None and earlier.csv_upload:
         sidebar.caption(f"Using {escape_markdown(st.session_state.get('csv_name', 'the CSV'))}, uploaded earlier.")
         return earlier.csv_upload
-    problem = "Upload a CSV to train on it." if upload is None else csv_error(upload.getvalue(), upload.name)
+    if upload is None:
+        problem = "Upload a CSV to train on it."
+    else:
+        problem, st.session_state.csv_task = check_csv(upload.getvalue(), upload.name)
+    saved = st.session_state.get("csv_saved")  # (the upload's id, its hash): stored once, not on every rerun
+    if not problem and saved and saved[0] == upload.file_id:
+        return saved[1]
     if not problem:
         try:
             st.session_state.csv_name = upload.name
-            return open_store().save_upload(upload.getvalue(), upload.name)
+            digest = open_store().save_upload(upload.getvalue(), upload.name)
+            st.session_state.csv_saved = (upload.file_id, digest)
+            return digest
         except (DatasetError, RunStoreError) as e:
             problem = f"**{escape_markdown(upload.name)}**: {e}"
     (sidebar.info if upload is None else sidebar.error)(problem)

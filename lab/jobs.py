@@ -57,9 +57,10 @@ def take_worker():
     return worker
 
 
-def check_budget(config):
-    """Raise ConfigError when a run would take longer than MAX_RUN_SECONDS (and say what to change)."""
-    train_set, _ = load_data(config)
+def check_budget(config, train_set=None):
+    """The run's estimated seconds; ConfigError when it would take longer than MAX_RUN_SECONDS (saying what
+    to change). train_set: the run's training data when the caller has it loaded already (a page's cache)."""
+    train_set = train_set or load_data(config)[0]
     seconds = estimate_seconds(config, train_set.n_features, train_set.n)
     if seconds > MAX_RUN_SECONDS:
         hint = ("the numpy engine gives the same numbers far faster, or use" if config.engine == "scalar"

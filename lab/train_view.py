@@ -8,10 +8,9 @@ sent, never from the network that is training, so drawing never slows training d
 import math
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .figures import LAYOUT, boundary_figure, fit_figure, loss_figure
+from .figures import boundary_figure, fit_figure, loss_figure
 from .network_view import health_summary, network_figure, neuron_health
 from .train import decision_grid, predict
 
@@ -43,43 +42,6 @@ def class_labels(dataset):
 
 def class_color(index, k):
     return CLASS_COLORS[index % len(CLASS_COLORS)] if k > 2 else ("#08306b", "#cb181d")[index]
-
-
-def data_figure(config, data):
-    """The data before any training: train points filled, test points hollow; classes coloured,
-    regression targets as colour (2-D) or as the height (1-D). None for wider inputs."""
-    train_set, test_set = data.train, data.test
-    sets = [("train", train_set, 1.0)] + ([("test", test_set, 0.0)] if test_set is not None else [])
-    fig = go.Figure()
-    if train_set.n_features == 1:
-        for part, dataset, fill in sets:
-            fig.add_trace(go.Scatter(x=dataset.X[:, 0], y=dataset.y, mode="markers", name=f"{part} samples",
-                                     marker=dict(size=7, opacity=0.8, symbol="circle" if fill else "circle-open")))
-        fig.update_layout(title=f"The data: {train_set.n} training and {_n(test_set)} test samples",
-                          xaxis_title=train_set.feature_names[0], yaxis_title="target", **LAYOUT)
-        return fig
-    if train_set.n_features != 2:
-        return None
-    for part, dataset, fill in sets:
-        if dataset.task == "classification":
-            labels = class_labels(dataset)
-            for index, (label, name) in enumerate(labels):
-                color = class_color(index, len(labels))
-                mask = dataset.y == label
-                fig.add_trace(go.Scatter(
-                    x=dataset.X[mask, 0], y=dataset.X[mask, 1], mode="markers",
-                    name=f"{name} ({part})",
-                    marker=dict(color=color if fill else "white", size=8, line=dict(color=color, width=1.5))))
-        else:
-            fig.add_trace(go.Scatter(
-                x=dataset.X[:, 0], y=dataset.X[:, 1], mode="markers", name=f"{part} samples",
-                marker=dict(color=dataset.y, colorscale="Viridis", size=8, showscale=fill == 1.0,
-                            colorbar=dict(title="target"), symbol="circle" if fill else "circle-open")))
-    fig.update_layout(title=f"The data: {train_set.n} training and {_n(test_set)} test samples",
-                      xaxis_title=train_set.feature_names[0], yaxis_title=train_set.feature_names[1], **LAYOUT)
-    if config.dataset != "csv":  # generated data: the same units on both axes, so circles look round
-        fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig
 
 
 def data_svg(config, data, width=560, height=400):

@@ -156,7 +156,7 @@ if config is not None:
                f"weights) · {config.activation} · {config.optimizer.upper()} lr {config.lr:g} ({config.lr_schedule}) "
                f"· {config.steps:,} steps · {config.engine} engine")
     try:
-        seconds = jobs.check_budget(config)
+        seconds = jobs.check_budget(config, data.train)
         if seconds > 5:
             st.info(f"This run will take about {seconds:,.0f} s" + (
                 ": the scalar engine builds one Python object per number; the numpy engine gives the same "
