@@ -33,33 +33,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """`streamlit run dashboard.py` on a free port, with its own run store; yields the base URL."""
+def start_server(db, log_path, timeout=60):
+    """`streamlit run dashboard.py` on a free port with its own run store; returns (process, base URL)
+    once its health check answers. The session's app_server, and tests that need a server of their own
+    (one they signal), start it this way."""
     port = free_port()
-    db = tmp_path_factory.mktemp("server") / "runs.sqlite"
-    log = open(ARTIFACTS / "streamlit-server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-         "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env={**os.environ, "MICROGRAD_RUNS_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "w") as log:  # the server keeps its own copy of the file
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env={**os.environ, "MICROGRAD_RUNS_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while True:
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return proc, url
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"streamlit did not start; see {ARTIFACTS / 'streamlit-server.log'}")
+            pytest.fail(f"streamlit did not start; see {log_path}")
         time.sleep(0.2)  # polling a server that is starting, not timing code
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The dashboard on a free port, with its own run store, for the whole session; yields its URL and store."""
+    db = tmp_path_factory.mktemp("server") / "runs.sqlite"
+    proc, url = start_server(db, ARTIFACTS / "streamlit-server.log")
     yield {"url": url, "db": db}
     proc.terminate()
     proc.wait(timeout=20)
-    log.close()
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,16 @@ def chart_titles(page):
     return [(re.sub(r"</?b>", "", title), types) for title, types in page.evaluate(CHART_TITLES)]
 
 
+def train_to_the_end(page, url):
+    """Open the Train page at url, press Train, wait for the saved run's six charts; their (title, types)."""
+    open_page(page, url)
+    page.get_by_role("button", name=re.compile("Train")).click()
+    expect(page.get_by_text("Saved as run")).to_be_visible()
+    wait_idle(page)
+    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(6)
+    return chart_titles(page)
+
+
 def test_the_boundary_and_the_neurons_redraw_while_it_trains(page, app_server):
     # minutes of numpy work (the budget allows it): the frames, not the end of the run, end the test
     open_page(page, f"{app_server['url']}/Train?steps=5000&n=5000&hidden=64,64&lr=0.05&lr_schedule=constant")
@@ -123,12 +133,7 @@ def test_the_boundary_and_the_neurons_redraw_while_it_trains(page, app_server):
 
 
 def test_every_neuron_is_drawn_and_the_replay_slider_moves_the_boundary(page, app_server):
-    open_page(page, f"{app_server['url']}/Train?hidden=4,4&steps=200")
-    page.get_by_role("button", name=re.compile("Train")).click()
-    expect(page.get_by_text("Saved as run")).to_be_visible()
-    wait_idle(page)
-    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(6)
-    charts = chart_titles(page)
+    charts = train_to_the_end(page, f"{app_server['url']}/Train?hidden=4,4&steps=200")
     maps = sum(types.count("heatmap") + types.count("contour") for title, types in charts
                if not title.startswith("Confusion"))
     assert maps >= 9  # 2 inputs + 4 + 4 + 1 neurons, and the boundary's contours
@@ -143,12 +148,7 @@ def test_every_neuron_is_drawn_and_the_replay_slider_moves_the_boundary(page, ap
 
 
 def test_a_three_class_run_draws_its_classes(page, app_server):
-    open_page(page, f"{app_server['url']}/Train?dataset=spiral&classes=3&hidden=16&steps=100")
-    page.get_by_role("button", name=re.compile("Train")).click()
-    expect(page.get_by_text("Saved as run")).to_be_visible()
-    wait_idle(page)
-    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")).to_have_count(6)
-    charts = dict(chart_titles(page))
+    charts = dict(train_to_the_end(page, f"{app_server['url']}/Train?dataset=spiral&classes=3&hidden=16&steps=100"))
     boundary = next(types for title, types in charts.items() if title.startswith("Decision boundary"))
     assert boundary.count("scatter") == 3  # one trace of points per class
     assert any(title.startswith("Accuracy per class") for title in charts)

@@ -10,8 +10,6 @@ hanging it; nothing here measures speed."""
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import ARTIFACTS, ROOT, open_page, wait_idle
+from conftest import ARTIFACTS, open_page, start_server, wait_idle
 from lab.runs import RunStore
 
 pytestmark = pytest.mark.browser
@@ -105,32 +103,6 @@ def health_answers(url, times=5):
 
 
 # ---------------------------------------------------------------- a server of the test's own
-def start_server(db, log_path):
-    """`streamlit run dashboard.py` on a free port with its own run store, as conftest's app_server does:
-    a test that signals the server must not take down the session's shared one. Returns (process, url)."""
-    from conftest import free_port
-
-    port = free_port()
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env={**os.environ, "MICROGRAD_RUNS_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT)
-    log.close()  # the server has its own copy
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start; see {log_path}")
-        time.sleep(0.2)  # polling a server that is starting, not timing code
-
-
 # ---------------------------------------------------------------- the tests
 def test_a_long_run_does_not_stall_another_user_and_stop_ends_its_process(browser, page, app_server):
     url, store = app_server["url"], RunStore(app_server["db"])
