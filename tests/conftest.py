@@ -27,6 +27,15 @@ def run_store(tmp_path, monkeypatch):
     return path
 
 
+def opened(app, runs=None):
+    """Run an AppTest page (with ?runs= when given: the Compare and Runs pages' selection); it must not raise."""
+    if runs is not None:
+        app.query_params["runs"] = runs
+    at = app.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import opened
 from lab.compare import MAX_DIFF_COLUMNS, MAX_SELECTED, train_link
 from lab.compare_figures import smooth, zero_floor
 from lab.config import TrainConfig
@@ -86,14 +87,6 @@ def params_table(at):
 def texts(elements):
     """The elements' markdown, without the backslashes that escape user text (ui.escape_markdown)."""
     return unescaped(" ".join(e.value for e in elements))
-
-
-def opened(app, runs=None):
-    if runs is not None:
-        app.query_params["runs"] = runs
-    at = app.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_empty_store_explains_what_to_do(app):

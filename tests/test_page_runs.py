@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import opened
 from lab.compare import MAX_SELECTED
 from lab.config import TrainConfig
 from lab.runs import RunStore
@@ -31,14 +32,6 @@ def runs(run_store):
 def texts(elements):
     """The elements' markdown, without the backslashes that escape user text (ui.escape_markdown)."""
     return re.sub(r"\\([^\w\s])", r"\1", " ".join(e.value for e in elements))
-
-
-def opened(app, runs=None):
-    if runs is not None:
-        app.query_params["runs"] = runs
-    at = app.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_the_runs_of_a_link_are_picked_and_can_be_exported(app, runs):
