@@ -30,6 +30,8 @@ from dataclasses import fields
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 from data import DatasetError, load_csv
 
 from .config import TrainConfig
@@ -432,7 +434,7 @@ def _row(result, name=None, sweep=None, params=None, data_name=None):
                 history=json.dumps({k: [_finite_or_none(v) if isinstance(v, float) else v for v in h[k]]
                                     for k in HISTORY_KEYS}),
                 params=json.dumps([_finite_or_none(p) for p in params]), upload=cfg.csv_upload or None,
-                snapshots=json.dumps({step: [_finite_or_none(w) for w in weights]
+                snapshots=json.dumps({step: [_finite_or_none(w) for w in np.asarray(weights, dtype=float).tolist()]
                                       for step, weights in getattr(result, "snapshots", {}).items()}))
 
 

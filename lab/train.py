@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from data import (DEFAULT_FEATURES, Dataset, expand_features, fit_standardizer, load_csv, make_dataset,
                   train_test_split)
 from micrograd import MLP, losses as scalar_losses, tensor_losses
+from micrograd.engine import cycle_collector_paused
 from micrograd.optim import OPTIMIZERS
 from micrograd.tensor_losses import class_indices, loss_evaluator, loss_value
 from micrograd.tensor_nn import TensorMLP
@@ -45,7 +46,8 @@ class TrainResult:
     elapsed: float = 0.0
     # while training: a function giving the current weights (for checkpoints and live drawing); None once done
     live_params: object = field(default=None, repr=False, compare=False)
-    # for replay: step -> the weights that step's loss was computed with, at snapshot_steps() of the run
+    # for replay: step -> the weights that step's loss was computed with (a float64 array in params order),
+    # at snapshot_steps() of the run
     snapshots: dict = field(default_factory=dict, repr=False)
     class_names: tuple | None = None  # what the labels mean (classification), in label order
 
@@ -264,6 +266,9 @@ class ScalarModel(Model):
     def flat_parameters(self):
         return [p.data for p in self.params]
 
+    def snapshot(self):
+        return np.array(self.flat_parameters())
+
 
 class NumpyModel(Model):
     """The vectorized engine: one node per layer."""
@@ -294,6 +299,9 @@ class NumpyModel(Model):
 
     def flat_parameters(self):
         return self.net.flat_parameters()
+
+    def snapshot(self):
+        return self.net.parameter_array()
 
 
 MODELS = {"scalar": ScalarModel, "numpy": NumpyModel}
@@ -379,29 +387,34 @@ def _train(config, on_step, should_stop, dataset, on_start=None):
             idx = np.sort(batches.choice(n, config.batch_size, replace=False))
             X, y = X_all[idx], y_all[idx]
         optimizer.lr = rates[step]
-        # one forward pass scores the batch (with a graph) and the test set (without one)
-        total, train_loss, penalty, scores, test_scores = model.objective(config, loss_name, X, y, X_test)
-        objective = float(total.data)
-        if has_diverged(objective, first_objective):
-            result.status, result.diverged_at = "diverged", step + 1
-            break
+        with cycle_collector_paused():  # the step's graph has no cycles: it is freed before the collector resumes
+            # one forward pass scores the batch (with a graph) and the test set (without one)
+            total, train_loss, penalty, scores, test_scores = model.objective(config, loss_name, X, y, X_test)
+            objective = float(total.data)
+            if has_diverged(objective, first_objective):
+                result.status, result.diverged_at = "diverged", step + 1
+                break
+            # metrics of the weights this loss was computed with, before the update
+            train_scores = None
+            if classify:  # a full batch is the whole training set: its scores are already computed
+                train_scores = model.score_array(scores) if full_batch else model.predict(X_all)
+            if step + 1 in keep:  # for replay: the weights this step's loss was computed with
+                result.snapshots[step + 1] = model.snapshot()  # a new array
+            optimizer.zero_grad()
+            total.backward()
+            grad_norm = model.grad_norm()
+            optimizer.step()
+            del total, scores  # the graph
         first_objective = objective if first_objective is None else first_objective
-        # metrics of the weights this loss was computed with, before the update
         train_accuracy = test_loss = test_accuracy = test_r2 = test_rmse = None
-        if classify:  # a full batch is the whole training set: its scores are already computed
-            train_accuracy = on_train.accuracy(model.score_array(scores) if full_batch else model.predict(X_all))
+        if classify:
+            train_accuracy = on_train.accuracy(train_scores)
         if on_test is not None:
             test_loss = on_test.data_loss(test_scores)
             if classify:
                 test_accuracy = on_test.accuracy(test_scores)
             else:
                 test_r2, test_rmse = on_test.regression(test_loss)
-        if step + 1 in keep:  # for replay: the weights this step's loss was computed with
-            result.snapshots[step + 1] = [float(w) for w in model.flat_parameters()]
-        optimizer.zero_grad()
-        total.backward()
-        grad_norm = model.grad_norm()
-        optimizer.step()
         for add, value in zip(record, (step + 1, train_loss, test_loss, train_accuracy, test_accuracy, grad_norm,
                                        optimizer.lr, time.perf_counter() - start, penalty, test_r2, test_rmse)):
             add(value)  # in HISTORY_KEYS order

@@ -9,9 +9,15 @@ dropped graph is freed at once by reference counting (the original engine's
 closures point back at their own output, leaving the cyclic garbage collector
 to clean up tens of thousands of nodes per training step).
 
+The same property lets a training loop switch Python's cycle collector off while it
+builds and backpropagates a graph (`cycle_collector_paused`): the collector would
+find nothing to free, but while a graph is alive it walks its nodes again and again
+as new ones are made, a quarter of a training step of a small MLP.
+
 Numbers follow float64 PyTorch: overflow gives inf, 0/0 and log(-1) give nan,
 never a Python exception or a complex number.
 """
+import gc
 import math
 from itertools import compress
 from math import isfinite
@@ -124,9 +130,7 @@ class Value:
         out = []
         for ws, bias in zip(weight_rows, biases):
             wdata = [w.data for w in ws]
-            total = bias.data
-            for product in map(mul, wdata, xdata):
-                total += product
+            total = sum(map(mul, wdata, xdata), bias.data)  # bias + w0*x0 + w1*x1 + ..., left to right
             if all_values:
                 input_local = wdata
             else:  # the weights of the inputs that are Values (none in a network's first layer)
@@ -196,6 +200,25 @@ def topological_order(root, leaves=True):
             stack.pop()
             order.append(node)
     return order
+
+
+class cycle_collector_paused:
+    """`with cycle_collector_paused():` runs a block with Python's cycle collector off, then restores it.
+
+    For a training step: its graph has no reference cycles, so reference counting frees it
+    and the collector has nothing to do. Drop the graph inside the block (return from a
+    function, or del the loss): a graph still alive when the collector resumes is walked once more.
+    (A class, not @contextmanager: entering it costs a tenth as much, which shows on a numpy step.)
+    """
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self):
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc_info):
+        if self.was_enabled:
+            gc.enable()
 
 
 # ---- float64 semantics like PyTorch, where Python's float ops would raise

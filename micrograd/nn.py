@@ -79,11 +79,13 @@ class Layer(Module):
     def __init__(self, nin, nout, activation="tanh", init=None):
         init = init or [(None, None)] * nout
         self.neurons = [Neuron(nin, activation, w, b) for w, b in init]
+        self.activation = activation
 
     def __call__(self, x, fused=True):
         if fused:  # Value.dots: the same nodes as each neuron's Value.dot, reading x once
             sums = Value.dots([n.w for n in self.neurons], x, [n.b for n in self.neurons])
-            out = [activate(s, n.activation) for s, n in zip(sums, self.neurons)]
+            method = _METHODS[check_activation(self.activation)]  # every neuron of a layer has the layer's
+            out = sums if method is None else [method(s) for s in sums]
         else:
             out = [n(x, fused) for n in self.neurons]
         return out[0] if len(out) == 1 else out

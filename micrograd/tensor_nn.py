@@ -150,19 +150,32 @@ class TensorMLP:
         return parameter_count(self.sizes[0], self.sizes[1:])
 
     def _flat(self, arrays):
-        out = []
-        for W, b in zip(arrays[::2], arrays[1::2]):
-            out.append(np.concatenate([W.T, b[:, None]], axis=1).ravel())  # per neuron: weights, bias
-        return np.concatenate(out).tolist()
+        """W1, b1, W2, b2, ... as one array in the scalar MLP's order: per neuron its weights, then its bias."""
+        return np.concatenate([a.ravel() for a in arrays])[self._scalar_order()]
+
+    def _scalar_order(self):
+        """Where each number of the scalar order sits in W1.ravel(), b1, W2.ravel(), b2, ... (made once)."""
+        if getattr(self, "_order", None) is None:
+            order, offset = [], 0
+            for fan_in, fan_out in zip(self.sizes, self.sizes[1:]):
+                for j in range(fan_out):  # neuron j: column j of W (shape fan_in x fan_out), then b[j]
+                    order += [offset + i * fan_out + j for i in range(fan_in)] + [offset + fan_in * fan_out + j]
+                offset += (fan_in + 1) * fan_out
+            self._order = np.array(order, dtype=np.intp)
+        return self._order
 
     def flat_parameters(self):
         """Parameter values as floats in the scalar MLP's parameters() order."""
+        return self.parameter_array().tolist()
+
+    def parameter_array(self):
+        """flat_parameters() as a new float64 array (cheaper: no Python float per number)."""
         return self._flat([p.data for p in self.parameters()])
 
     def flat_grads(self):
         """Gradients as floats in the scalar MLP's parameters() order."""
         return self._flat([np.broadcast_to(np.asarray(p.grad if p.grad is not None else 0.0, dtype=_f64), p.data.shape)
-                           for p in self.parameters()])
+                           for p in self.parameters()]).tolist()
 
     def load_parameters(self, values):
         """Set every parameter from a flat list in the scalar MLP's parameters() order (in place)."""

@@ -193,6 +193,26 @@ def test_a_dropped_graph_leaves_nothing_for_the_cycle_collector():
         gc.enable()
 
 
+def test_cycle_collector_paused_restores_what_it_found():
+    import gc
+
+    from micrograd.engine import cycle_collector_paused
+    assert gc.isenabled()
+    with cycle_collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), cycle_collector_paused():
+        1 / 0
+    assert gc.isenabled()  # also after an exception
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
+
+
 def test_lecture_expression_L():
     a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
     e = a * b

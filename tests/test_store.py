@@ -124,7 +124,7 @@ def test_a_runs_weight_snapshots_are_kept_for_replay(store):
     result = train(SMALL.replace(steps=150))
     run = store.get(store.save(result))
     assert sorted(run["snapshots"]) == sorted(result.snapshots) and len(run["snapshots"]) == 100
-    assert run["snapshots"][150] == result.snapshots[150]
+    assert run["snapshots"][150] == result.snapshots[150].tolist()
 
 
 def test_an_old_store_opened_read_only_says_what_to_do(tmp_path, small_run):
