@@ -24,6 +24,7 @@ from micrograd import MLP, losses as scalar_losses, tensor_losses
 from micrograd.engine import cycle_collector_paused
 from micrograd.optim import OPTIMIZERS
 from micrograd.tensor_losses import class_indices, loss_evaluator, loss_value
+from micrograd.quiet import quietly
 from micrograd.tensor_nn import TensorMLP
 
 from .config import ConfigError, TrainConfig
@@ -348,7 +349,8 @@ def train(config, on_step=None, should_stop=None, dataset=None, on_start=None):
     number of classes.
     """
     # The matrices here are tiny: BLAS threads cost more to wake than they save (about 3x per step).
-    with threadpool_limits(limits=1, user_api="blas"):
+    # quietly(): numpy's warnings off once for the run, not once per op (a few % of a numpy step).
+    with threadpool_limits(limits=1, user_api="blas"), quietly():
         return _train(config, on_step, should_stop, dataset, on_start)
 
 

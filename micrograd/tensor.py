@@ -22,6 +22,7 @@ optimizer may keep references to old grads.
 import numpy as np
 
 from .engine import topological_order
+from .quiet import quiet
 
 __all__ = ["Tensor", "make_node", "constant", "unbroadcast", "sigmoid", "quiet"]
 
@@ -32,11 +33,6 @@ _new = object.__new__
 _where = np.where
 _maximum = np.maximum
 _SCALARS = (int, float)
-
-# Torch never warns about inf or nan; numpy would. As a decorator, one errstate object is
-# safe to share: numpy enters a fresh error state for every call (and per thread).
-quiet = np.errstate(all="ignore")
-
 
 class Tensor:
     """An n-dimensional float64 array with a gradient.
@@ -200,6 +196,7 @@ class Tensor:
         """Every node of the graph (leaves too), each after all of its children."""
         return topological_order(self)
 
+    @quiet
     def backward(self, grad=None):
         """Fill in d(self)/d(node) for every node of the graph.
 
@@ -221,25 +218,24 @@ class Tensor:
             node.grad = None
         self.grad = seed
         owned = set()  # leaves whose grad array was created during this pass: safe to add into in place
-        with np.errstate(all="ignore"):
-            for node in reversed(order):
-                backward = node._backward
-                for child, g in zip(node._prev, backward(node.grad, node)):
-                    if g is None:
-                        continue
-                    if child._prev:  # inner node: no in-place ops, its grad may be shared
-                        cg = child.grad
-                        child.grad = g if cg is None else cg + g
-                    elif child in owned:
-                        child.grad += g
-                    elif child.requires_grad:
-                        cg = child.grad
-                        if type(cg) is float and cg == 0.0:  # zeroed leaf: keep g unless it is shared
-                            g = g.copy() if backward in _SHARES_GRAD else g
-                        else:
-                            g = g + cg
-                        child.grad = g if type(g) is _ndarray else _asarray(g)
-                        owned.add(child)
+        for node in reversed(order):
+            backward = node._backward
+            for child, g in zip(node._prev, backward(node.grad, node)):
+                if g is None:
+                    continue
+                if child._prev:  # inner node: no in-place ops, its grad may be shared
+                    cg = child.grad
+                    child.grad = g if cg is None else cg + g
+                elif child in owned:
+                    child.grad += g
+                elif child.requires_grad:
+                    cg = child.grad
+                    if type(cg) is float and cg == 0.0:  # zeroed leaf: keep g unless it is shared
+                        g = g.copy() if backward in _SHARES_GRAD else g
+                    else:
+                        g = g + cg
+                    child.grad = g if type(g) is _ndarray else _asarray(g)
+                    owned.add(child)
 
 
 _ONE = np.ones(())

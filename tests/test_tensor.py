@@ -622,3 +622,34 @@ def test_numpy_engine_files_are_short_and_use_public_numpy_only():
         text = (folder / name).read_text()
         assert len(text.splitlines()) <= 450, name
         assert "numpy._" not in text and "_core" not in text, name
+
+
+def test_quietly_silences_numpy_once_and_restores_its_error_state():
+    """Ops never warn: on their own (each enters np.errstate), inside quietly() (entered once for a
+    training run), and in another thread while one thread is inside quietly()."""
+    import threading
+    import warnings
+
+    from micrograd.quiet import quiet, quietly
+
+    @quiet
+    def overflow(x):
+        return np.exp(np.asarray(x)) / np.zeros(1)
+
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy RuntimeWarning would raise
+        with np.errstate(all="raise"):  # ...and so would numpy's own error state, if an op did not set it
+            assert np.isinf(overflow([1000.0])).all()
+            with quietly():
+                assert np.isinf(overflow([1000.0])).all()
+                assert np.isinf(Tensor([1000.0]).exp().data).all()
+                found = []
+                thread = threading.Thread(target=lambda: found.append(overflow([1000.0])))
+                thread.start()
+                thread.join()
+                assert np.isinf(found[0]).all()
+            assert np.geterr()["over"] == "raise"  # quietly() gave back the error state it found
+            with pytest.raises(FloatingPointError):
+                np.exp(np.asarray([1000.0]))
+    assert np.geterr() == before
