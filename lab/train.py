@@ -295,7 +295,7 @@ class NumpyModel(Model):
         return scores.data
 
     def grad_norm(self):
-        grads = np.concatenate([p.grad.reshape(-1) for p in self.params])
+        grads = np.concatenate([p.grad for p in self.params], axis=None)  # axis=None: each flattened
         return math.sqrt(float(np.vdot(grads, grads)))  # a BLAS dot: inf on overflow, without a warning
 
     def flat_parameters(self):

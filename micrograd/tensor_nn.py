@@ -151,7 +151,7 @@ class TensorMLP:
 
     def _flat(self, arrays):
         """W1, b1, W2, b2, ... as one array in the scalar MLP's order: per neuron its weights, then its bias."""
-        return np.concatenate([a.ravel() for a in arrays])[self._scalar_order()]
+        return np.concatenate(arrays, axis=None)[self._scalar_order()]  # axis=None: each array flattened
 
     def _scalar_order(self):
         """Where each number of the scalar order sits in W1.ravel(), b1, W2.ravel(), b2, ... (made once)."""
