@@ -129,7 +129,15 @@ class Original:
         return float(loss.data)
 
 
-class Scalar:
+class Ours:
+    """Our engines run each step with the cycle collector paused, as lab.train does."""
+
+    def step(self):
+        with cycle_collector_paused():
+            return self.step_collector_running()
+
+
+class Scalar(Ours):
     name = "ours: scalar (Value)"
 
     def __init__(self, X, y, sizes):
@@ -140,10 +148,6 @@ class Scalar:
         self.params = self.net.parameters()
         self.opt = SGD(self.params, LR)
 
-    def step(self):
-        with cycle_collector_paused():  # as lab.train runs a step
-            return self.step_collector_running()
-
     def step_collector_running(self):
         net = self.net
         loss = scalar_losses.hinge([net(x) for x in self.X], self.y) + ALPHA * scalar_losses.l2(self.params)
@@ -153,7 +157,7 @@ class Scalar:
         return loss.data
 
 
-class Numpy:
+class Numpy(Ours):
     name = "ours: numpy (Tensor)"
 
     def __init__(self, X, y, sizes):
@@ -165,11 +169,7 @@ class Numpy:
         self.params = self.net.parameters()
         self.opt = SGD(self.params, LR)
 
-    def step(self):
-        with cycle_collector_paused():  # as lab.train runs a step
-            return self._step()
-
-    def _step(self):
+    def step_collector_running(self):
         loss = tensor_losses.hinge(self.net(self.X), self.y) + ALPHA * tensor_losses.l2(self.params)
         self.opt.zero_grad()
         loss.backward()
@@ -506,34 +506,19 @@ def main(argv=None):
     print(f"–  the scalar engines run blocks of {n_check} steps"
           + ("; the original's memory is measured in full runs only (one traced step takes seconds)" if quick else ""))
 
-    # ---- the loss check
-    failures = []
-    ref_name = Scalar.name
-    ref_loss = results[ref_name][1][n_check - 1]
-    worst = 0.0
-    for e in engines:
-        d = rel_diff(results[e.name][1][n_check - 1], ref_loss)
+    # ---- the loss check: (name, step, its loss, the reference's name) against the reference at that step
+    ref_name, long_name = Scalar.name, Numpy.name
+    reference_loss = {n_check: results[ref_name][1][n_check - 1], fast_steps: results[long_name][1][fast_steps - 1]}
+    checks = [(e.name, n_check, results[e.name][1][n_check - 1], ref_name) for e in engines]
+    checks += [(lab.name, n_check, lab_losses[n_check - 1], ref_name), (running.name, n_check, running_loss, ref_name),
+               (lab.name, fast_steps, lab_losses[fast_steps - 1], long_name)]
+    checks += [(cls.name, fast_steps, results[cls.name][1][fast_steps - 1], long_name) for cls in VECTORIZED]
+    failures, worst = [], 0.0
+    for name, step, loss, against in checks:
+        d = rel_diff(loss, reference_loss[step])
         worst = max(worst, d)
         if d > RTOL:
-            failures.append(f"{e.name}: loss@{n_check} {results[e.name][1][n_check - 1]!r} vs {ref_loss!r} "
-                            f"({ref_name}), relative {d:.2e}")
-    long_ref = results[Numpy.name][1][fast_steps - 1]
-    for name, loss_at in ((lab.name, lab_losses[n_check - 1]), (running.name, running_loss)):
-        d = rel_diff(loss_at, ref_loss)
-        worst = max(worst, d)
-        if d > RTOL:
-            failures.append(f"{name}: loss@{n_check} {loss_at!r} vs {ref_loss!r} ({ref_name}), relative {d:.2e}")
-    d = rel_diff(lab_losses[fast_steps - 1], long_ref)
-    worst = max(worst, d)
-    if d > RTOL:
-        failures.append(f"{lab.name}: loss@{fast_steps} {lab_losses[fast_steps - 1]!r} vs {long_ref!r} "
-                        f"({Numpy.name}), relative {d:.2e}")
-    for cls in VECTORIZED:
-        d = rel_diff(results[cls.name][1][fast_steps - 1], long_ref)
-        worst = max(worst, d)
-        if d > RTOL:
-            failures.append(f"{cls.name}: loss@{fast_steps} {results[cls.name][1][fast_steps - 1]!r} vs "
-                            f"{long_ref!r} ({Numpy.name}), relative {d:.2e}")
+            failures.append(f"{name}: loss@{step} {loss!r} vs {reference_loss[step]!r} ({against}), relative {d:.2e}")
     print()
     if failures:
         print(f"LOSS CHECK FAILED (relative tolerance {RTOL:g}):")
