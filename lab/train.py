@@ -23,8 +23,8 @@ from data import (DEFAULT_FEATURES, Dataset, expand_features, fit_standardizer, 
 from micrograd import MLP, losses as scalar_losses, tensor_losses
 from micrograd.engine import cycle_collector_paused
 from micrograd.optim import OPTIMIZERS
-from micrograd.tensor_losses import class_indices, loss_evaluator, loss_value
 from micrograd.quiet import quietly
+from micrograd.tensor_losses import class_indices, loss_evaluator, loss_value
 from micrograd.tensor_nn import TensorMLP
 
 from .config import ConfigError, TrainConfig
