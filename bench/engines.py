@@ -149,8 +149,7 @@ class Scalar(Ours):
         self.opt = SGD(self.params, LR)
 
     def step_collector_running(self):
-        net = self.net
-        loss = scalar_losses.hinge([net(x) for x in self.X], self.y) + ALPHA * scalar_losses.l2(self.params)
+        loss = scalar_losses.hinge(self.net.batch(self.X), self.y) + ALPHA * scalar_losses.l2(self.params)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()

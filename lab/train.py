@@ -252,7 +252,7 @@ class ScalarModel(Model):
         self.twin = make_network(config, nin)
 
     def forward(self, X, y, extra=None):
-        return [self.net(row) for row in X.tolist()], y.tolist(), None if extra is None else self.predict(extra)
+        return self.net.batch(X.tolist()), y.tolist(), None if extra is None else self.predict(extra)
 
     def score_array(self, scores):
         return np.array([[v.data for v in s] if isinstance(s, list) else s.data for s in scores])

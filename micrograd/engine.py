@@ -120,16 +120,18 @@ class Value:
         return Value.dots([ws], xs, [bias])[0]
 
     @staticmethod
-    def dots(weight_rows, xs, biases):
+    def dots(weight_rows, xs, biases, weight_numbers=None):
         """[Value.dot(ws, xs, b) for ws, b in zip(weight_rows, biases)]: a layer's weighted sums,
-        reading the inputs once for all its neurons."""
+        reading the inputs once for all its neurons. weight_numbers: each row's weights as floats,
+        when the caller has read them already (a layer applied to a batch reads them once)."""
         is_value = [isinstance(x, Value) for x in xs]
         all_values = all(is_value)  # inside a network; its first layer reads plain numbers
         inputs = xs if all_values else list(compress(xs, is_value))
         xdata = [x.data if v else float(x) for x, v in zip(xs, is_value)]
+        if weight_numbers is None:
+            weight_numbers = ([w.data for w in ws] for ws in weight_rows)
         out = []
-        for ws, bias in zip(weight_rows, biases):
-            wdata = [w.data for w in ws]
+        for ws, wdata, bias in zip(weight_rows, weight_numbers, biases):
             total = sum(map(mul, wdata, xdata), bias.data)  # bias + w0*x0 + w1*x1 + ..., left to right
             if all_values:
                 input_local = wdata

@@ -82,13 +82,23 @@ class Layer(Module):
         self.activation = activation
 
     def __call__(self, x, fused=True):
-        if fused:  # Value.dots: the same nodes as each neuron's Value.dot, reading x once
-            sums = Value.dots([n.w for n in self.neurons], x, [n.b for n in self.neurons])
-            method = _METHODS[check_activation(self.activation)]  # every neuron of a layer has the layer's
-            out = sums if method is None else [method(s) for s in sums]
-        else:
+        if not fused:
             out = [n(x, fused) for n in self.neurons]
-        return out[0] if len(out) == 1 else out
+            return out[0] if len(out) == 1 else out
+        return self.batch([x])[0]
+
+    def batch(self, xs):
+        """[self(x) for x in xs], reading the weights once for the whole batch: Value.dots builds
+        the same nodes as each neuron's Value.dot, reading each x once for all neurons."""
+        weights, biases = [n.w for n in self.neurons], [n.b for n in self.neurons]
+        numbers = [[w.data for w in ws] for ws in weights]
+        method = _METHODS[check_activation(self.activation)]  # every neuron of a layer has the layer's
+        outs = []
+        for x in xs:
+            sums = Value.dots(weights, x, biases, numbers)
+            out = sums if method is None else [method(s) for s in sums]
+            outs.append(out[0] if len(out) == 1 else out)
+        return outs
 
     def parameters(self):
         return [p for n in self.neurons for p in n.parameters()]
@@ -115,6 +125,12 @@ class MLP(Module):
             x = layer(x, fused)
             x = x if isinstance(x, list) else [x]
         return x[0] if len(x) == 1 else x
+
+    def batch(self, xs):
+        """[self(x) for x in xs], the same nodes, each layer reading its weights once for the batch."""
+        for layer in self.layers:
+            xs = [x if isinstance(x, list) else [x] for x in layer.batch(xs)]
+        return [x[0] if len(x) == 1 else x for x in xs]
 
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]

@@ -267,6 +267,25 @@ def test_dots_makes_the_nodes_dot_makes():
     assert mixed._local == (-1.5, 7.0, 4.0, 0.5, 3.0, 1.0)  # inputs for the weights, weights for the inputs
 
 
+@pytest.mark.parametrize("sizes", [(2, [4, 4, 1]), (3, [5, 3])])
+def test_a_batch_builds_the_nodes_of_one_call_per_sample(sizes):
+    """net.batch(xs) reads each layer's weights once for the batch; the graph is the same as [net(x) for x in xs]."""
+    def structure(root):  # every node's op, value and local derivatives, and which nodes its children are
+        order = root.topological_order()
+        index = {id(node): i for i, node in enumerate(order)}
+        return [(n._op, n.data, n._local, tuple(index[id(c)] for c in n._prev)) for n in order]
+    net = MLP(*sizes, activation="relu", seed=4)
+    xs = [[0.5, -1.0, 2.0][:sizes[0]], [1.5, 0.25, -3.0][:sizes[0]], [0.0, 0.0, 0.0][:sizes[0]]]
+    one_by_one, batched = [net(x) for x in xs], net.batch(xs)
+    assert len(batched) == len(xs)
+    for single, batch in zip(one_by_one, batched):
+        singles, batches = (single, batch) if isinstance(single, list) else ([single], [batch])
+        for a, b in zip(singles, batches):
+            assert structure(a) == structure(b)
+    layer = net.layers[0]  # a layer on its own, too
+    assert [structure(v) for v in layer.batch([xs[0]])[0]] == [structure(v) for v in layer(xs[0])]
+
+
 def test_mlp_shape_seed_and_init():
     a, b = MLP(2, [16, 16, 1], seed=0), MLP(2, [16, 16, 1], seed=0)
     pa = [p.data for p in a.parameters()]
