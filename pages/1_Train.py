@@ -174,7 +174,9 @@ if left.button("Train", type="primary", icon="▶️", disabled=config is None o
     st.session_state.job = job
     st.session_state.pop("w_replay", None)
     st.session_state.pop("replay_run", None)
+    loading = ui.start_loading_plotly()  # in the browser, while the server trains
     job.wait(timeout=1.5)  # short runs finish here and draw at once
+    loading.empty()
 
 if job is not None and not job.done:
     st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)  # outside the frames: it
