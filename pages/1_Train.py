@@ -63,9 +63,9 @@ def live_view(job):
 
 
 def jump_to_clicked_step(steps):
-    points = st.session_state.final_loss.selection.points
-    if points:
-        st.session_state.w_replay = train_view.nearest(steps, points[0]["x"])
+    step = train_view.clicked_step(steps, st.session_state.final_loss.selection.points)
+    if step is not None:
+        st.session_state.w_replay = step
 
 
 def show_results(job, current):
