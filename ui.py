@@ -271,31 +271,48 @@ def data_name(config):
     return DATASET_CHOICES[config.dataset]
 
 
-# ---------------------------------------------------------------- plotly, loaded once the page is up
-def load_plotly_soon():
-    """Have the browser fetch plotly's script just after the page has become interactive.
+# ---------------------------------------------------------------- plotly, loaded without holding the page up
+WARM_UP_SECONDS = 2.5  # an idle page loads plotly this long after it opened: well after it became interactive
 
-    The first plotly chart a tab shows loads a 4.7 MB script, and while it loads the rest of the
-    page stays a loading skeleton (DESIGN.md). So a page draws no chart in its first run, and this
-    fragment draws a 10-pixel empty chart on its first timed runs instead: by the time the user's click
-    asks for real charts, plotly is loaded or loading. (Not st.rerun(): a page rerun that raced a
-    click lost the sidebar's settings.) After a few ticks it draws nothing: the script stays loaded."""
-    st.session_state["plotly_ticks"] = 0
+
+def start_loading_plotly():
+    """Have the browser start loading plotly's script now, e.g. when Train was clicked, while the server trains.
+
+    The first plotly chart a tab shows loads a 4.7 MB script (1-2 s here, DESIGN.md); a 10-pixel invisible chart
+    drawn before the server's work makes the browser load it during that work instead of after it. Returns the
+    chart's placeholder: empty it when the real charts follow (the script goes on loading)."""
+    placeholder = st.empty()
+    placeholder.plotly_chart(_ONE_PIXEL, key="plotly_warm_up_now", config=_STATIC)
+    return placeholder
+
+
+def load_plotly_soon():
+    """Have the browser load plotly's script once the page is surely interactive, before the user asks for a chart.
+
+    While that script loads, the chart asking for it is a loading skeleton, so a page that drew a chart in its first
+    run became interactive only after plotly had loaded (~1.9x a bare page, DESIGN.md). So the first run of the
+    page in a session draws none; a timed fragment run WARM_UP_SECONDS later draws a 10-pixel empty chart, as does
+    any later run of the page (a widget was used: the page is up). After a few runs it draws nothing: the script
+    stays loaded. (Not st.rerun(): a page rerun that raced a click lost the sidebar's settings.)"""
+    first_run = not st.session_state.get("plotly_page_ran")
+    st.session_state["plotly_page_ran"] = True
+    st.session_state["plotly_ticks"] = 0 if first_run else 1
     _warm_up_plotly()
 
 
-@st.fragment(run_every=0.3)
+@st.fragment(run_every=WARM_UP_SECONDS)
 def _warm_up_plotly():
     ticks = st.session_state.get("plotly_ticks", 0)
     st.session_state["plotly_ticks"] = ticks + 1
-    if 0 < ticks < 20:  # a timed run, for a few seconds: long enough for the script to arrive
-        st.plotly_chart(_ONE_PIXEL, key="plotly_warm_up", config={"displayModeBar": False, "staticPlot": True})
+    if 0 < ticks < 4:
+        st.plotly_chart(_ONE_PIXEL, key="plotly_warm_up", config=_STATIC)
 
 
 _ONE_PIXEL = dict(  # an invisible point (plotly_chart refuses a figure without data), 10 px square
     data=[dict(type="scatter", x=[0], y=[0], mode="markers", marker=dict(opacity=0))],
     layout=dict(height=10, width=10, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(visible=False),
                 yaxis=dict(visible=False)))
+_STATIC = {"displayModeBar": False, "staticPlot": True}
 
 
 # ---------------------------------------------------------------- showing numbers and user text

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_RUNNING = 2              # runs training at once in this process's workers (2 cores)
 KILL_AFTER = 1.6             # seconds after Stop before a worker that has not ended is killed
 MAX_RUN_SECONDS = 600        # a run estimated to take longer is refused: it would hold a core for too long
+SPARE_AFTER = 3.0            # seconds after a run ends before the next spare worker starts
 
 SERVER_SLOTS = threading.BoundedSemaphore(MAX_RUNNING)
 _waiting = []                # jobs waiting for one of SERVER_SLOTS, oldest first
@@ -47,14 +48,21 @@ def prewarm():
 
 
 def take_worker():
-    """The spare worker (and start the next spare), or a new one."""
+    """The spare worker, or a new one. The next spare starts a few seconds after this run ends (TrainingJob):
+    its imports would otherwise take a core from this run and from the browser drawing its first charts."""
     global _spare
     with _spare_lock:
         worker, _spare = _spare, None
-    prewarm()
     if worker is None or worker.poll() is not None:
         worker = start_worker()
     return worker
+
+
+def prewarm_later(seconds=SPARE_AFTER):
+    """prewarm() in `seconds`, from a timer thread."""
+    timer = threading.Timer(seconds, prewarm)
+    timer.daemon = True
+    timer.start()
 
 
 def check_budget(config, train_set=None):
@@ -166,6 +174,7 @@ class TrainingJob:
             self.state = "done"
             self.elapsed = time.perf_counter() - self.started
             self._done.set()
+            prewarm_later()  # the next run's worker, once the page has drawn this one
 
     def _wait_for_slot(self):
         """Take every semaphore in self.slots, in order; False (holding none) when stopped meanwhile."""

@@ -158,11 +158,17 @@ def thin(history, points):
     return {key: [values[i] for i in keep] for key, values in history.items()}
 
 
-def loss_chart(history, step=None, log_y=False, title="Loss per step", points=None):
-    """Train and test loss over the steps so far (thinned to about `points`); a marker line at `step`."""
+def loss_chart(history, step=None, log_y=False, title="Loss per step", points=None, clickable=False):
+    """Train and test loss over the steps so far (thinned to about `points`); a marker line at `step`.
+    clickable: every point of the curves can be clicked (selected), e.g. to replay that step. Plotly selects
+    markers, never bare lines, so the curves get transparent markers (at most one drawn: the rest cost nothing;
+    the hover label keeps the line's colour)."""
     fig = loss_figure([{"name": "this run", "history": thin(history, points), "color": TRAIN_COLOR}], log_y=log_y,
                       title=title, show_penalty=any(history.get("penalty") or []),
                       as_arrays=True)
+    if clickable:
+        fig.update_traces(mode="lines+markers", marker=dict(size=10, color="rgba(0,0,0,0)", maxdisplayed=1),
+                          hoverlabel=dict(bgcolor=TRAIN_COLOR))
     if step is not None:
         fig.add_vline(x=step, line=dict(color="#444", dash="dash", width=1),
                       annotation_text=f"step {step}", annotation_position="bottom left")
@@ -175,7 +181,8 @@ def frame(config, params, history, data, step=None, log_y=False, live=False):
     live: a frame drawn while training, coarser (LIVE) so two a second stay light for the browser."""
     detail = LIVE if live else STILL
     where = f"step {step}" if step is not None else f"step {len(history['step'])}" if history else "start"
-    out = {"loss": loss_chart(history, step, log_y, points=detail["curve_points"]) if history and history["step"]
+    out = {"loss": loss_chart(history, step, log_y, points=detail["curve_points"], clickable=step is not None)
+           if history and history["step"]
            else None, "boundary": None, "network": None, "health": ""}
     if params is None or not all(map(math.isfinite, params)):
         return out
@@ -206,6 +213,13 @@ def progress_text(steps_done, total, seconds):
 def nearest(steps, x):
     """The snapshot step closest to x (a clicked point of the loss curve)."""
     return min(steps, key=lambda s: abs(s - x))
+
+
+def clicked_step(steps, points):
+    """The snapshot step to replay for the points a click selected on the loss curve (plotly selection points,
+    each with its "x", the step); None when nothing was selected or nothing can be replayed."""
+    xs = [point["x"] for point in points or () if isinstance(point.get("x"), (int, float))]
+    return nearest(steps, xs[0]) if xs and steps else None
 
 
 def about_the_numbers(result, data):

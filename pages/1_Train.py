@@ -63,9 +63,9 @@ def live_view(job):
 
 
 def jump_to_clicked_step(steps):
-    points = st.session_state.final_loss.selection.points
-    if points:
-        st.session_state.w_replay = train_view.nearest(steps, points[0]["x"])
+    step = train_view.clicked_step(steps, st.session_state.final_loss.selection.points)
+    if step is not None:
+        st.session_state.w_replay = step
 
 
 def show_results(job, current):
@@ -174,7 +174,9 @@ if left.button("Train", type="primary", icon="▶️", disabled=config is None o
     st.session_state.job = job
     st.session_state.pop("w_replay", None)
     st.session_state.pop("replay_run", None)
+    loading = ui.start_loading_plotly()  # in the browser, while the server trains
     job.wait(timeout=1.5)  # short runs finish here and draw at once
+    loading.empty()
 
 if job is not None and not job.done:
     st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)  # outside the frames: it

@@ -5,6 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import ARTIFACTS, open_page, wait_idle
+from lab.train import snapshot_steps
+from lab.train_view import nearest
 
 pytestmark = pytest.mark.browser
 PAGES = ["", "Train", "Graph", "Zero-grad_bug", "Compare", "Sweep", "Runs"]
@@ -154,3 +156,44 @@ def test_a_three_class_run_draws_its_classes(page, app_server):
     assert any(title.startswith("Accuracy per class") for title in charts)
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "train-three-classes.png"), full_page=True)
+
+
+LOSS_POINT = """step => {  // where the train loss curve passes `step`, in page pixels, from plotly's own axes
+    const chart = document.querySelector(".st-key-final_loss .js-plotly-plot");
+    const layout = chart._fullLayout, trace = chart._fullData[0], box = chart.getBoundingClientRect();
+    const xs = Array.from(trace.x), i = xs.findIndex(x => x >= step);
+    return {x: box.left + layout._size.l + layout.xaxis.d2p(xs[i]),
+            y: box.top + layout._size.t + layout.yaxis.d2p(Array.from(trace.y)[i])};
+}"""
+HOVERED_STEP = """() => {  // the step of the loss curve's point under the mouse, as plotly found it (null: none yet)
+    const chart = document.querySelector(".st-key-final_loss .js-plotly-plot");
+    return chart && chart._hoverdata && chart._hoverdata.length ? chart._hoverdata[0].x : null;
+}"""
+BOUNDARY = """() => {  // the boundary chart's title and the sum of its map (the contour's grid)
+    const chart = document.querySelector(".st-key-boundary .js-plotly-plot");
+    const rows = Array.from(chart._fullData.find(trace => trace.type === "contour").z);
+    return [chart.layout.title.text, rows.reduce((sum, row) => sum + Array.from(row).reduce((a, b) => a + b, 0), 0)];
+}"""
+
+
+def test_clicking_a_point_of_the_loss_curve_replays_that_step(page, app_server):
+    train_to_the_end(page, f"{app_server['url']}/Train?hidden=4,4&steps=200")
+    slider = page.locator(".st-key-w_replay [data-testid='stSliderThumbValue']")
+    expect(slider).to_have_text("200")  # a finished run opens at its end
+    title, before = page.evaluate(BOUNDARY)
+    assert "at step 200" in title
+    page.locator(".st-key-final_loss").scroll_into_view_if_needed()
+    point = page.evaluate(LOSS_POINT, 51)
+    page.mouse.move(point["x"], point["y"])  # plotly picks the point under the mouse on its hover...
+    clicked = page.wait_for_function(HOVERED_STEP).json_value()
+    page.mouse.down()  # ...and a click without a move selects it: Streamlit's on_select reruns the page
+    page.mouse.up()
+    step = nearest(snapshot_steps(200), clicked)  # the run keeps 100 snapshots: every other step
+    assert abs(step - 51) <= 3
+    expect(slider).to_have_text(str(step))
+    page.wait_for_function(f"""() => {{ const chart = document.querySelector(".st-key-boundary .js-plotly-plot");
+        return chart && /at step {step}(<|$)/.test(chart.layout.title.text || ""); }}""")
+    title, after = page.evaluate(BOUNDARY)
+    assert after != before  # the boundary of another snapshot, not only a new title
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "train-clicked-step.png"), full_page=True)

@@ -59,6 +59,28 @@ def test_progress_text_gives_the_time_left_from_the_pace_so_far():
 
 def test_nearest_snapshot():
     assert train_view.nearest([1, 11, 21], 14.2) == 11 and train_view.nearest([1, 11, 21], 17) == 21
+    assert train_view.nearest([1, 11, 21], -5) == 1 and train_view.nearest([1, 11, 21], 900) == 21
+
+
+def test_a_click_on_the_loss_curve_picks_the_nearest_snapshot():
+    steps = [1, 11, 21]
+    assert train_view.clicked_step(steps, [{"x": 14.2, "y": 0.3, "curve_number": 0}]) == 11
+    assert train_view.clicked_step(steps, [{"x": 19, "y": 0.1}, {"x": 2, "y": 0.9}]) == 21  # the first point
+    assert train_view.clicked_step(steps, []) is None  # a click off the curves clears the selection
+    assert train_view.clicked_step([], [{"x": 5}]) is None  # a run without snapshots has nothing to replay
+    assert train_view.clicked_step(steps, [{"y": 0.2}]) is None  # a point without a step
+
+
+def test_the_replay_loss_curve_can_be_clicked_and_the_live_one_is_not():
+    config = TrainConfig(steps=30)
+    result = train(config)
+    data = data_of(config)
+    replay = train_view.frame(config, result.params, result.history, data, step=30)["loss"]
+    live = train_view.frame(config, result.params, result.history, data, live=True)["loss"]
+    # plotly selects a clicked point only on a trace with markers: every curve has them, transparent
+    assert replay.data and all("markers" in t.mode for t in replay.data)
+    assert {t.marker.color for t in replay.data} == {"rgba(0,0,0,0)"}
+    assert all(t.mode == "lines" for t in live.data)
 
 
 def test_a_dead_network_is_flagged_and_a_good_one_is_not():
