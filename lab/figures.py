@@ -274,9 +274,10 @@ def heatmap_figure(x_values, y_values, Z, x_title, y_title, title, text=None, z_
     return fig
 
 
-def result_figures(config, params, title_prefix=""):
+def result_figures(config, params, title_prefix="", boundary=True):
     """What a trained network does on its data, as named figures: "predictions", and for
-    classification "confusion" and "class_accuracy", and for 1-D or 2-D data "boundary".
+    classification "confusion" and "class_accuracy", and for 1-D or 2-D data "boundary"
+    (boundary=False: not that one, for a page that draws its own).
 
     Pure: regenerates the data from the config, so a saved run can be redrawn. Every class
     is shown by its name (a CSV's class names, or the labels of a generated set)."""
@@ -292,6 +293,8 @@ def result_figures(config, params, title_prefix=""):
         figures["confusion"] = confusion_figure(confusion(scores, shown.y, k), classes=shown.class_names)
         figures["class_accuracy"] = class_accuracy_figure(shown.class_names, class_accuracy(scores, shown.y, k),
                                                           title=f"{title_prefix}Accuracy per class ({where})")
+    if not boundary:
+        return figures
     X_all = np.vstack([train_set.X] + ([test_set.X] if test_set is not None else []))
     y_all = np.concatenate([train_set.y] + ([test_set.y] if test_set is not None else []))
     if train_set.n_features == 2:

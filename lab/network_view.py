@@ -162,9 +162,10 @@ def network_figure(config, params, X, y=None, features=None, feature_names=None,
             if column == len(sizes) - 1:
                 label = "output" if size == 1 else f"output {row + 1}"
             if plane:
-                traces.append(dict(type="heatmap", z=maps[column][row], x=np.linspace(x0, x1, len(xs)),
-                                   y=np.linspace(y0, y1, len(ys)), colorscale="RdBu", zmid=0, showscale=False,
-                                   name=label, hovertemplate=f"{label}<br>%{{z:.3g}}<extra></extra>"))
+                # the cell's place as a start and a step, not two arrays: fewer arrays for plotly to check
+                traces.append(dict(type="heatmap", z=maps[column][row], x0=x0, dx=(x1 - x0) / (len(xs) - 1),
+                                   y0=y0, dy=(y1 - y0) / (len(ys) - 1), colorscale="RdBu", zmid=0,
+                                   showscale=False, name=label, hovertemplate=f"{label}<br>%{{z:.3g}}<extra></extra>"))
             else:
                 traces.append(_histogram(maps[column][:, row], (x0, x1, y0, y1), label))
             centres[-1].append((x0, x1, (y0 + y1) / 2))
@@ -225,9 +226,14 @@ def _weight_traces(params, sizes, centres):
                 hover_x.append((right + left) / 2)
                 hover_y.append((y_from + y_to) / 2)
                 hover_text.append(f"w = {w:.3g}")
-    traces = [dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                   line=dict(color="#1f77b4" if positive else "#ff7f0e", width=width), opacity=0.35 + 0.15 * width)
+    # numpy arrays (a NaN between segments): plotly checks and sends one array faster than a list of floats
+    traces = [dict(type="scatter", x=np.array(xs, dtype=float), y=np.array(ys, dtype=float), mode="lines",
+                   hoverinfo="skip", showlegend=False, opacity=0.35 + 0.15 * width,
+                   line=dict(color="#1f77b4" if positive else "#ff7f0e", width=width))
               for (positive, width), (xs, ys) in sorted(bands.items())]
-    traces.append(dict(type="scatter", x=hover_x, y=hover_y, mode="markers", marker=dict(size=6, opacity=0),
-                       text=hover_text, hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights"))
+    # one invisible marker per weight carries its hover label; plotly still hovers every point when it draws
+    # only one of them (maxdisplayed), and a net of 16-wide layers has hundreds: their SVG was most of the redraw
+    traces.append(dict(type="scatter", x=np.array(hover_x), y=np.array(hover_y), mode="markers",
+                       marker=dict(size=6, opacity=0, maxdisplayed=1), text=hover_text,
+                       hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights"))
     return traces

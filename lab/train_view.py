@@ -14,9 +14,10 @@ from .figures import boundary_figure, fit_figure, loss_figure
 from .network_view import health_summary, network_figure, neuron_health
 from .train import decision_grid, predict
 
-# A live frame is sent to the browser twice a second: coarser than a replayed one, so it stays light
-LIVE = dict(boundary=36, maps=12, curve_points=600)
-STILL = dict(boundary=60, maps=20, curve_points=None)
+# A live frame is sent to the browser more than twice a second: coarser than a replayed one, so the browser draws
+# it fast (plotly draws each data point as its own SVG element: 2,000 of them took ~100 ms a frame)
+LIVE = dict(boundary=36, maps=12, curve_points=400, points=300)
+STILL = dict(boundary=60, maps=20, curve_points=None, points=None)
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                 "#17becf")
@@ -133,19 +134,43 @@ def _n(test_set):
     return 0 if test_set is None else test_set.n
 
 
-def boundary(config, params, data, title, resolution=STILL["boundary"]):
-    """The network's output over the input plane (2-D) or its curve (1-D), with the data; None otherwise."""
+def some_points(X, y, at_most=None):
+    """(X, y) with at most `at_most` of the points, evenly spread over them (None: all)."""
+    if at_most is None or len(X) <= at_most:
+        return X, y
+    keep = np.linspace(0, len(X) - 1, at_most).round().astype(int)
+    return X[keep], y[keep]
+
+
+def boundary(config, params, data, title, resolution=STILL["boundary"], points=None):
+    """The network's output over the input plane (2-D) or its curve (1-D), with the data (at most `points` of
+    it, evenly spread, the title says so; None: all); None for wider inputs."""
     train_set = data.train
     X, y = all_points(data)
+    shown_X, shown_y = some_points(X, y, points)
+    if len(shown_X) < len(X):
+        title += f" ({len(shown_X):,} of {len(X):,} points shown)"
     if train_set.n_features == 2:
-        xs, ys, Z = decision_grid(data.config, params, X, resolution=resolution, data=data)
-        return boundary_figure(xs, ys, Z, X, y, train_set.task, title=title, feature_names=train_set.feature_names,
-                               class_names=train_set.class_names, equal_axes=config.dataset != "csv")
+        xs, ys, Z = decision_grid(data.config, params, X, resolution=resolution, data=data)  # over all points
+        return boundary_figure(xs, ys, Z, shown_X, shown_y, train_set.task, title=title,
+                               feature_names=train_set.feature_names, class_names=train_set.class_names,
+                               equal_axes=config.dataset != "csv")
     if train_set.n_features == 1:
         grid = np.linspace(X[:, 0].min() - 0.3, X[:, 0].max() + 0.3, 200)
-        return fit_figure(X, y, grid, predict(data.config, params, grid[:, None], data=data), title=title,
-                          feature_name=train_set.feature_names[0])
+        return fit_figure(shown_X, shown_y, grid, predict(data.config, params, grid[:, None], data=data),
+                          title=title, feature_name=train_set.feature_names[0])
     return None
+
+
+def settle_margins(figure):
+    """The figure with margins wide enough for its axis titles, tick labels and colour bar as Streamlit draws them.
+
+    With narrower ones plotly widens them itself, by drawing the whole chart a second time: a fifth of the
+    browser's work for each live frame, and part of every chart drawn after a click. (Wider labels than these
+    still get room: plotly widens the margins then, as before.)"""
+    colorbar = any(trace.type in ("contour", "heatmap") and trace.showscale is not False for trace in figure.data)
+    figure.layout.margin = dict(l=84, r=90 if colorbar else 20, t=50, b=75)
+    return figure
 
 
 def thin(history, points):
@@ -167,7 +192,7 @@ def loss_chart(history, step=None, log_y=False, title="Loss per step", points=No
                       title=title, show_penalty=any(history.get("penalty") or []),
                       as_arrays=True)
     if clickable:
-        fig.update_traces(mode="lines+markers", marker=dict(size=10, color="rgba(0,0,0,0)", maxdisplayed=1),
+        fig.update_traces(mode="lines+markers", marker=dict(size=2, color="rgba(0,0,0,0)", maxdisplayed=1),
                           hoverlabel=dict(bgcolor=TRAIN_COLOR))
     if step is not None:
         fig.add_vline(x=step, line=dict(color="#444", dash="dash", width=1),
@@ -181,14 +206,16 @@ def frame(config, params, history, data, step=None, log_y=False, live=False):
     live: a frame drawn while training, coarser (LIVE) so two a second stay light for the browser."""
     detail = LIVE if live else STILL
     where = f"step {step}" if step is not None else f"step {len(history['step'])}" if history else "start"
-    out = {"loss": loss_chart(history, step, log_y, points=detail["curve_points"], clickable=step is not None)
-           if history and history["step"]
+    out = {"loss": settle_margins(loss_chart(history, step, log_y, points=detail["curve_points"],
+                                             clickable=step is not None)) if history and history["step"]
            else None, "boundary": None, "network": None, "health": ""}
     if params is None or not all(map(math.isfinite, params)):
         return out
     train_set, inputs = data.train, data.preprocessing.inputs  # the network's inputs: features, standardized
     kind = "Decision boundary" if train_set.task == "classification" else "Network output"
-    out["boundary"] = boundary(config, params, data, f"{kind} at {where}", detail["boundary"])
+    out["boundary"] = boundary(config, params, data, f"{kind} at {where}", detail["boundary"], detail["points"])
+    if out["boundary"] is not None:
+        settle_margins(out["boundary"])
     X, y = all_points(data)
     names = data.preprocessing.features or train_set.feature_names
     out["network"] = network_figure(data.config, params, X, y, features=inputs, feature_names=names,

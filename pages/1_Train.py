@@ -18,7 +18,8 @@ def data_for(config_dict):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def figures_for(config_dict, params):
-    return result_figures(TrainConfig.from_dict(config_dict), list(params))
+    figures = result_figures(TrainConfig.from_dict(config_dict), list(params), boundary=False)  # the frame has it
+    return {kind: train_view.settle_margins(figure) for kind, figure in figures.items()}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -45,9 +46,9 @@ def draw_frame(frame, keys):
                    f"{frame['health']}")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=0.4)  # at most 2.5 frames a second; the browser draws one in ~0.3 s (bench/live_fps.py)
 def live_view(job):
-    """Redrawn twice a second from the latest weights the worker sent (training never waits for it)."""
+    """Redrawn from the latest weights the worker sent (training never waits for it)."""
     steps, history = job.progress()
     if job.state == "queued":
         st.info(f"Waiting for a free slot: this server trains at most {jobs.MAX_RUNNING} runs at once "

@@ -144,3 +144,28 @@ def test_three_classes_and_input_features():
     assert len(heatmaps) == 3 + 8 + 3  # three inputs (x1, x2, x1*x2), eight hidden, three outputs
     assert [t.name for t in heatmaps[:3]] == ["x1", "x2", "x1*x2"]
     assert out["boundary"].layout.title.text == "Decision boundary at step 30"
+
+
+def test_a_live_frame_shows_some_points_of_a_big_set_and_the_grid_still_covers_them_all():
+    config = TrainConfig(n=2000, steps=3, hidden=(4,))
+    result = train(config)
+    data = data_of(config)
+    live = train_view.frame(config, result.params, result.history, data, live=True)["boundary"]
+    still = train_view.frame(config, result.params, result.history, data, step=3)["boundary"]
+    shown = sum(len(t.x) for t in live.data if t.type == "scatter")
+    assert shown == train_view.LIVE["points"] and f"({shown:,} of 2,000 points shown)" in live.layout.title.text
+    assert sum(len(t.x) for t in still.data if t.type == "scatter") == 2000 and "shown" not in still.layout.title.text
+    [live_map, *_] = [t for t in live.data if t.type == "contour"]
+    [still_map, *_] = [t for t in still.data if t.type == "contour"]
+    assert np.isclose(live_map.x[0], still_map.x[0]) and np.isclose(live_map.y[-1], still_map.y[-1])  # same plane
+    X = np.arange(20.0).reshape(10, 2)
+    some, labels = train_view.some_points(X, np.arange(10), 4)
+    assert len(some) == 4 and some[0][0] == 0 and some[-1][0] == 18 and list(labels) == [0, 3, 6, 9]
+
+
+def test_charts_get_margins_for_their_labels_so_plotly_does_not_redraw_to_widen_them():
+    config = TrainConfig(steps=5)
+    result = train(config)
+    frame = train_view.frame(config, result.params, result.history, data_of(config), step=5)
+    assert frame["boundary"].layout.margin.r == 90  # room for the colour bar
+    assert frame["loss"].layout.margin.r == 20 and frame["loss"].layout.margin.b == 75
