@@ -128,11 +128,13 @@ def _shown(n):
 
 
 def network_figure(config, params, X, y=None, features=None, feature_names=None, X_inputs=None,
-                   title="The network: every neuron's output over the input plane", resolution=MAP_RESOLUTION):
+                   title="The network: every neuron's output over the input plane", resolution=MAP_RESOLUTION,
+                   health=None):
     """Playground's diagram: one small heatmap per neuron (a histogram of its outputs when the inputs are not 2-D),
     layer by layer, joined by the weights (blue positive, orange negative, wider = larger; hover gives the value).
     Dead and saturated hidden units are outlined (red, orange). X: the 2-D points (or the inputs when not 2-D);
     X_inputs: the training inputs the network sees (features of X), for the health counts and the histograms.
+    health: neuron_health() of these weights on X_inputs when the caller has it already (default: computed here).
 
     Every trace sits on one pair of axes at its neuron's place (a heatmap's x and y are its cell's coordinates):
     fifty subplots made the browser take most of a second to redraw each live frame. The figure is built from
@@ -141,7 +143,7 @@ def network_figure(config, params, X, y=None, features=None, feature_names=None,
     X_inputs = np.asarray(X_inputs if X_inputs is not None else (features(X) if features else X), dtype=float)
     sizes = layer_sizes(config, X_inputs.shape[1], len(params))
     plane = X.shape[1] == 2
-    health = neuron_health(config, params, X_inputs)
+    health = health if health is not None else neuron_health(config, params, X_inputs)
     if plane:
         xs, ys, maps = neuron_maps(config, params, X, resolution, features=features)
         _, _, points = plane_grid(X, resolution)

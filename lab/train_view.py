@@ -218,13 +218,15 @@ def frame(config, params, history, data, step=None, log_y=False, live=False):
         settle_margins(out["boundary"])
     X, y = all_points(data)
     names = data.preprocessing.features or train_set.feature_names
+    X_inputs = inputs(train_set.X)
+    health = neuron_health(data.config, params, X_inputs)  # once, for the diagram and the caption
     out["network"] = network_figure(data.config, params, X, y, features=inputs, feature_names=names,
-                                    X_inputs=inputs(train_set.X),
+                                    X_inputs=X_inputs, health=health,
                                     title=f"Every neuron at {where}: its output over the input plane"
                                     if train_set.n_features == 2 else f"Every neuron at {where}: its outputs",
                                     resolution=detail["maps"])
     if config.hidden:
-        out["health"] = health_summary(neuron_health(data.config, params, inputs(train_set.X)))
+        out["health"] = health_summary(health)
     return out
 
 

@@ -1,4 +1,5 @@
 """AppTest: the home page and the Train page, driven without a browser."""
+import json
 import time
 from pathlib import Path
 
@@ -221,7 +222,6 @@ def picture(at):
 
 def chart(at, title_start):
     """The spec of the chart whose title starts with title_start."""
-    import json
     for element in at.get("plotly_chart"):
         spec = json.loads(element.proto.spec)
         title = spec["layout"].get("title", {})
@@ -236,6 +236,9 @@ def test_the_data_is_drawn_before_any_click(run_store):
     assert "The data: 80 training and 20 test samples" in picture(at)
     at = at.slider(key="w_n").set_value(200).run()  # a data slider redraws it at once
     assert "The data: 160 training and 40 test samples" in picture(at)
+    # the page is up (a widget was used): now a 10-pixel chart has the browser load plotly before the click
+    [warm_up] = at.get("plotly_chart")
+    assert json.loads(warm_up.proto.spec)["layout"]["height"] == 10
 
 
 def test_after_a_run_the_replay_slider_moves_the_boundary_and_the_neurons(run_store):
