@@ -106,6 +106,7 @@ class TensorMLP:
             W = Tensor(np.array([w for w, _ in layer], dtype=_f64).T, label=f"W{i + 1}")  # (nin, nout)
             b = Tensor([bias for _, bias in layer], label=f"b{i + 1}")
             self.layers.append((W, b))
+        self.scalar_order = scalar_order(self.sizes)  # for flat_parameters()
 
     def __call__(self, X, fused=True):
         """Scores for a batch X of shape (n, nin): shape (n,) for one output, else (n, nout)."""
@@ -160,18 +161,7 @@ class TensorMLP:
 
     def _flat(self, arrays):
         """W1, b1, W2, b2, ... as one array in the scalar MLP's order: per neuron its weights, then its bias."""
-        return np.concatenate(arrays, axis=None)[self._scalar_order()]  # axis=None: each array flattened
-
-    def _scalar_order(self):
-        """Where each number of the scalar order sits in W1.ravel(), b1, W2.ravel(), b2, ... (made once)."""
-        if getattr(self, "_order", None) is None:
-            order, offset = [], 0
-            for fan_in, fan_out in zip(self.sizes, self.sizes[1:]):
-                for j in range(fan_out):  # neuron j: column j of W (shape fan_in x fan_out), then b[j]
-                    order += [offset + i * fan_out + j for i in range(fan_in)] + [offset + fan_in * fan_out + j]
-                offset += (fan_in + 1) * fan_out
-            self._order = np.array(order, dtype=np.intp)
-        return self._order
+        return np.concatenate(arrays, axis=None)[self.scalar_order]  # axis=None: each array flattened
 
     def flat_parameters(self):
         """Parameter values as floats in the scalar MLP's parameters() order."""
@@ -201,3 +191,13 @@ class TensorMLP:
 
     def __repr__(self):
         return f"TensorMLP({self.sizes[0]}, {self.sizes[1:]}, activations={self.activations})"
+
+
+def scalar_order(sizes):
+    """Where each number of the scalar MLP's parameters() order sits in W1.ravel(), b1, W2.ravel(), b2, ..."""
+    order, offset = [], 0
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        for j in range(fan_out):  # neuron j: column j of W (shape fan_in x fan_out), then b[j]
+            order += [offset + i * fan_out + j for i in range(fan_in)] + [offset + fan_in * fan_out + j]
+        offset += (fan_in + 1) * fan_out
+    return np.array(order, dtype=np.intp)
