@@ -2,7 +2,7 @@
 step is a style sheet on it (micrograd.graph.step_style), so what a student sees is checked here: computed
 colours and visible texts, the step's node scrolled into view, toggles that match the drawing."""
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from conftest import ARTIFACTS, open_page, wait_idle
 from micrograd.backprop import backward_steps
@@ -112,15 +112,23 @@ def test_toggles_show_what_is_drawn(page, app_server):
     open_page(page, f"{app_server['url']}/Graph")
     choose(page, "Type an expression")
     box = page.locator(".st-key-w_graph_expr input")
-    fit = page.locator(".st-key-w_graph_fit_expr input")
     for text in ["", "a+b", "", "tanh(x1*w1 + x2*w2 + x3*w3 + b) + 1", "", "a*b"]:
         box.fill(text)
         box.press("Enter")
         wait_idle(page)
         if text:
             page.wait_for_selector(NODES)
-            not_shrunk = page.eval_on_selector(NODES, "g => getComputedStyle(g.ownerSVGElement).maxWidth === 'none'")
-            assert fit.is_checked() != not_shrunk, text
+            # the toggle and the drawing's style arrive in one run but reach the page a moment apart:
+            # wait (up to the deadline) until they agree, and fail if they never do
+            in_step = f"""() => {{
+                const g = document.querySelector("{NODES}");
+                const fit = document.querySelector(".st-key-w_graph_fit_expr input");
+                return g && fit && fit.checked === (getComputedStyle(g.ownerSVGElement).maxWidth !== 'none');
+            }}"""
+            try:
+                page.wait_for_function(in_step, timeout=10_000)
+            except PlaywrightTimeout:
+                pytest.fail(f"{text}: the 'fit' toggle does not show what is drawn")
     choose(page, "The net from the Train page")
     wait_idle(page)
     page.wait_for_selector(f"{NODES}:has-text('L1 N0')")  # the net's drawing, not the expression's still there
