@@ -1,5 +1,8 @@
 """ui.py, the pages' shared helpers, without a browser."""
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -62,3 +65,13 @@ def test_the_plotly_warm_up_chart_is_a_valid_figure():
     import plotly.graph_objects as go
     figure = go.Figure(ui._ONE_PIXEL)  # plotly validates it: the page draws it from a timed fragment run
     assert figure.layout.height == 10 and figure.data[0].marker.opacity == 0  # plotly_chart refuses an empty one
+
+
+def test_the_server_skips_a_full_garbage_collection_after_every_script_run():
+    """The live Train page reruns 2.5 times a second; a full collection after each took two thirds of the server's
+    CPU from training (.streamlit/config.toml). Read the option as Streamlit itself reads it, from the app folder."""
+    root = Path(__file__).resolve().parents[1]
+    printed = subprocess.run([sys.executable, "-c", "from streamlit import config; "
+                              "print(config.get_option('runner.postScriptGC'))"],
+                             cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    assert printed[-1] == "False"
