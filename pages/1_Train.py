@@ -167,17 +167,18 @@ if config is not None:
         config = None
 
 job = st.session_state.get("job") or replayed
-left, right = st.columns([3, 1])
-name = right.text_input("Run name", key="w_name", placeholder="automatic")
 busy = job is not None and not job.done
-if left.button("Train", type="primary", icon="▶️", disabled=config is None or busy, key="train"):
-    job = jobs.TrainingJob(config, ui.open_store(), name=name.strip() or None).start()
-    st.session_state.job = job
+if st.session_state.get("train") and config is not None and not busy:  # Train was clicked: the button, drawn
+    name = st.session_state.get("w_name", "").strip() or None        # below, then shows the run going (disabled)
+    job = st.session_state.job = jobs.TrainingJob(config, ui.open_store(), name=name).start()
     st.session_state.pop("w_replay", None)
     st.session_state.pop("replay_run", None)
     loading = ui.start_loading_plotly()  # in the browser, while the server trains
-    job.wait(timeout=1.5)  # short runs finish here and draw at once
+    busy = not job.wait(timeout=1.5)  # short runs finish here and draw at once
     loading.empty()
+left, right = st.columns([3, 1])
+right.text_input("Run name", key="w_name", placeholder="automatic")
+left.button("Train", type="primary", icon="▶️", disabled=config is None or busy, key="train")
 
 if job is not None and not job.done:
     st.button("Stop", icon="⏹️", on_click=job.stop, key="stop", disabled=job.stopping)  # outside the frames: it

@@ -67,8 +67,10 @@ def test_long_run_shows_a_live_chart_and_stops(page, app_server):
     expect(page.locator("[data-testid='stProgress']")).to_be_visible()
     live = page.locator("[data-testid='stPlotlyChart'] .main-svg").first
     expect(live).to_be_visible()  # the live loss curve is drawn while training goes on
+    expect(page.locator(".st-key-train button")).to_be_disabled()  # and looks it while the run goes on
     page.get_by_role("button", name=re.compile("Stop")).click()
     expect(page.get_by_text(re.compile(r"Stopped after \d+ of 5000 steps"))).to_be_visible()
+    expect(page.locator(".st-key-train button")).to_be_enabled()
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
 

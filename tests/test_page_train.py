@@ -55,6 +55,7 @@ def test_defaults_train_and_the_run_is_saved(run_store):
     runs = RunStore(run_store).list()
     assert len(runs) == 1 and runs[0]["status"] == "finished"
     assert f"#{runs[0]['id']}" in at.success[0].value
+    assert not at.button(key="train").disabled  # the run is over: another may start
     assert len(at.get("plotly_chart")) == 6  # loss, boundary, every neuron, predictions, confusion, per class
 
 
@@ -123,13 +124,14 @@ def test_stop_button_ends_a_long_run_and_keeps_it(run_store):
     at.button(key="train").click().run()
     job = at.session_state["job"]
     assert not job.done and at.get("progress")
+    assert at.button(key="train").disabled  # from the click's own run on: no second run can be started
     deadline = time.monotonic() + 60
     while job.progress()[0] == 0 and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the worker, not timing code
     at.button(key="stop").click().run()
     assert job.wait(timeout=120)
     at.run()
-    assert not at.exception
+    assert not at.exception and not at.button(key="train").disabled
     assert any("Stopped after" in i.value for i in at.info)
     run = RunStore(run_store).list()[0]
     assert run["status"] == "stopped" and 0 < run["steps_done"] < 5000
