@@ -2,7 +2,8 @@
 
 The same numpy run is trained through the dashboard twice per try, alternating: once with a
 Chromium tab watching the Train page (two frames a second: the loss, the boundary, every neuron),
-and once with the tab closed right after the click (the worker trains alone). The training time is
+and once with the tab closed as soon as the run is in the store (the worker trains alone; closing
+it only after the first frame let the browser load plotly beside the "alone" run). The training time is
 the worker's own clock (the run's elapsed time in the store), so only the slowdown of training is
 measured, not the drawing itself. Prints each try and the ratio of medians.
 
@@ -34,12 +35,15 @@ def one_run(browser, base, db, query, watch):
     page.goto(f"{base}/Train?{query}")
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
     page.get_by_role("button", name="Train").first.click()
-    page.wait_for_selector("[data-testid='stProgress']")  # training has started (a run of seconds)
+    deadline = time.monotonic() + 600
     if watch:
         page.wait_for_selector("text=Saved as run")
-    else:
-        context.close()  # no tab: no frames are drawn
-    deadline = time.monotonic() + 600
+    else:  # close the tab as soon as the worker has started the run: no frames drawn, no plotly loading beside it
+        while not [r for r in store.list() if r["id"] not in before]:
+            if time.monotonic() > deadline:
+                sys.exit("error: the run did not start")
+            time.sleep(0.05)  # polling the store
+        context.close()
     while True:
         runs = [r for r in store.list() if r["id"] not in before and r["status"] != "running"]
         if runs:
