@@ -8,6 +8,9 @@
 - User text (run names, file names) escaped for `st.markdown` and `st.table` (which reads its cells
   as Markdown): it is shown, never interpreted.
 - The run store, or one error banner when it cannot be used.
+- One BLAS thread for the server's numpy work (the pictures of a network: grids of a few thousand points).
+  With two, OpenBLAS's second thread spun while it waited and a live frame cost the server 2.5 times the CPU
+  (103 ms instead of 41), CPU taken from training; training itself already runs with one (lab.train).
 
 Pages import this module; `lab/`, `micrograd/` and `data/` never do (they do not import Streamlit).
 """
@@ -16,6 +19,7 @@ import re
 
 import pandas as pd
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from data import DATASET_LABELS, FEATURES, GENERATORS, DatasetError, load_csv
 from lab.compare import format_number  # noqa: F401 (the pages' name for it; its one home is lab/compare.py)
@@ -23,6 +27,7 @@ from lab.config import ENGINES, OPTIMIZERS, REGRESSION_DATASETS, SCHEDULES, Conf
 from lab.runs import RunStore, RunStoreError
 from micrograd.nn import ACTIVATIONS
 
+threadpool_limits(limits=1, user_api="blas")  # for the whole server process, once (see above)
 SHARED_CONFIG_KEY = "config"  # a plain session key (no widget has it), so Streamlit keeps it across pages
 
 

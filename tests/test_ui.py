@@ -75,3 +75,11 @@ def test_the_server_skips_a_full_garbage_collection_after_every_script_run():
                               "print(config.get_option('runner.postScriptGC'))"],
                              cwd=root, capture_output=True, text=True, check=True).stdout.split()
     assert printed[-1] == "False"
+
+
+def test_the_server_does_its_numpy_work_on_one_blas_thread():
+    """A second OpenBLAS thread spun while it waited: a live frame cost the server 2.5 times the CPU (ui.py)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
