@@ -186,7 +186,8 @@ def network_figure(config, params, X, y=None, features=None, feature_names=None,
             heading += f"<br>{size - MAX_SHOWN} more not shown"
         annotations.append(dict(x=column * COLUMN + CELL / 2, y=height, text=heading, showarrow=False,
                                 yanchor="bottom", font=dict(size=11)))
-    traces = _weight_traces(params, sizes, centres) + traces  # the lines under the maps
+    weight_shapes, weight_hover = _weight_lines(params, sizes, centres)
+    traces, shapes = [weight_hover, *traces], weight_shapes + shapes  # the lines under the maps and outlines
     axis = dict(visible=False, fixedrange=True)
     layout = dict(title=dict(text=title), width=width + 80, height=height + 130, showlegend=False, autosize=False,
                   margin=dict(l=40, r=40, t=110, b=20), plot_bgcolor="white", shapes=shapes, annotations=annotations,
@@ -209,11 +210,14 @@ def _histogram(values, box, label, bins=20):
                               f"%{{customdata[2]}} points<extra></extra>")
 
 
-def _weight_traces(params, sizes, centres):
-    """The weights as lines between the cells: colour = sign, width = size (four bands), hover = value."""
+def _weight_lines(params, sizes, centres):
+    """The weights as lines between the cells: colour = sign, width = size (four bands), hover = value.
+
+    (shapes, hover trace): each band is one SVG path of many segments, a layout shape under the maps. As line
+    traces with gaps between segments, plotly drew one path per segment: a third of the diagram's drawing time."""
     layers = layers_of(params, sizes)
     largest = max((float(np.max(np.abs(W))) for W, _ in layers if W.size), default=1.0) or 1.0
-    bands = {}  # (sign, width) -> [x, y] with None between segments
+    bands = {}  # (sign, width) -> SVG path segments
     hover_x, hover_y, hover_text = [], [], []
     for column, (W, _) in enumerate(layers):
         for j, (left, _, y_to) in enumerate(centres[column + 1]):
@@ -222,20 +226,16 @@ def _weight_traces(params, sizes, centres):
                 if not np.isfinite(w):
                     continue
                 width = 1 + int(3.99 * abs(w) / largest)  # 1 to 4
-                xs, ys = bands.setdefault((w >= 0, width), ([], []))
-                xs += [right, left, None]
-                ys += [y_from, y_to, None]
+                bands.setdefault((w >= 0, width), []).append(f"M{right:g},{y_from:g}L{left:g},{y_to:g}")
                 hover_x.append((right + left) / 2)
                 hover_y.append((y_from + y_to) / 2)
                 hover_text.append(f"w = {w:.3g}")
-    # numpy arrays (a NaN between segments): plotly checks and sends one array faster than a list of floats
-    traces = [dict(type="scatter", x=np.array(xs, dtype=float), y=np.array(ys, dtype=float), mode="lines",
-                   hoverinfo="skip", showlegend=False, opacity=0.35 + 0.15 * width,
+    shapes = [dict(type="path", path="".join(segments), layer="below", opacity=0.35 + 0.15 * width,
                    line=dict(color="#1f77b4" if positive else "#ff7f0e", width=width))
-              for (positive, width), (xs, ys) in sorted(bands.items())]
+              for (positive, width), segments in sorted(bands.items())]
     # one invisible marker per weight carries its hover label; plotly still hovers every point when it draws
     # only one of them (maxdisplayed), and a net of 16-wide layers has hundreds: their SVG was most of the redraw
-    traces.append(dict(type="scatter", x=np.array(hover_x), y=np.array(hover_y), mode="markers",
-                       marker=dict(size=6, opacity=0, maxdisplayed=1), text=hover_text,
-                       hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights"))
-    return traces
+    hover = dict(type="scatter", x=np.array(hover_x), y=np.array(hover_y), mode="markers",
+                 marker=dict(size=6, opacity=0, maxdisplayed=1), text=hover_text,
+                 hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights")
+    return shapes, hover

@@ -89,6 +89,11 @@ def test_the_diagram_has_a_heatmap_per_neuron_and_a_line_per_weight():
     assert len(weights.text) == 2 * 4 + 4 * 4 + 4 * 1  # one hover point per weight
     matrices = [W for W, _ in layers_of(result.params, [2, 4, 4, 1])]  # biases are not lines
     assert sorted(weights.text) == sorted(f"w = {w:.3g}" for W in matrices for w in W.ravel())
+    lines = [shape for shape in fig.layout.shapes if shape.type == "path"]  # one SVG path per colour and width
+    assert sum(shape.path.count("M") for shape in lines) == len(weights.text)  # a segment per weight
+    positive = sum(float(w) >= 0 for W in matrices for w in W.ravel())
+    assert sum(shape.path.count("M") for shape in lines if shape.line.color == "#1f77b4") == positive
+    assert all(shape.layer == "below" for shape in lines)  # under the maps
     xs, ys, points = plane_grid(train_set.X)
     assert heatmaps[0].z.shape == (len(ys), len(xs))
 
@@ -115,5 +120,5 @@ def test_dead_neurons_are_outlined_in_the_diagram():
     X = np.random.default_rng(0).normal(size=(50, 2))
     params = [1.0, 0.5, 0.0, 0.0, 0.0, -1.0, 1.0, 1.0, 0.0]
     fig = network_figure(TrainConfig(hidden=(2,), activation="relu"), params, X)
-    assert [s.line.color for s in fig.layout.shapes] == ["#d62728"]
+    assert [s.line.color for s in fig.layout.shapes if s.type == "rect"] == ["#d62728"]
     assert any("1 dead" in a.text for a in fig.layout.annotations)
