@@ -24,8 +24,11 @@ from serve import CHROMIUM_ARGS, server
 READY = """() => document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")
     && !document.querySelector("[data-testid='stSkeleton']")
     && [...document.querySelectorAll("button")].some(b => /Train/.test(b.innerText) && !b.disabled)"""
-CHARTS_DRAWN = """n => document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg").length >= n
+# a chart counts once plotly has drawn it (its first .main-svg: each chart has two or three of them)
+CHARTS_DRAWN = """n => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
+        .filter(chart => chart.querySelector(".main-svg")).length >= n
     && document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")"""
+TRAIN_CHARTS = 6  # loss, boundary, every neuron, predictions, confusion matrix, accuracy per class
 
 
 def one_visit(browser, url, charts):
@@ -54,12 +57,12 @@ def main():
     with server("dashboard.py", os.path.join(folder, "runs.sqlite")) as app, \
             server("bench/bare_train.py", os.path.join(folder, "bare.sqlite")) as bare, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        one_visit(browser, f"{app}/Train", 5)  # warm the servers' imports and caches (not counted)
+        one_visit(browser, f"{app}/Train", TRAIN_CHARTS)  # warm the servers' imports and caches (not counted)
         one_visit(browser, bare, 4)
         results = {"bare": [], "train": []}
         for i in range(args.tries):
             results["bare"].append(one_visit(browser, bare, 4))
-            results["train"].append(one_visit(browser, f"{app}/Train", 5))
+            results["train"].append(one_visit(browser, f"{app}/Train", TRAIN_CHARTS))
             print(f"try {i + 1}: bare open {results['bare'][-1][0]:.2f} s, click {results['bare'][-1][1]:.2f} s; "
                   f"Train open {results['train'][-1][0]:.2f} s, click {results['train'][-1][1]:.2f} s")
         browser.close()
