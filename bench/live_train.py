@@ -1,11 +1,16 @@
 """How much drawing live frames slows training down (issue 12: at most 20 %).
 
-The same numpy run is trained through the dashboard twice per try, alternating: once with a
-Chromium tab watching the Train page (two frames a second: the loss, the boundary, every neuron),
-and once with the tab closed as soon as the run is in the store (the worker trains alone; closing
-it only after the first frame let the browser load plotly beside the "alone" run). The training time is
-the worker's own clock (the run's elapsed time in the store), so only the slowdown of training is
-measured, not the drawing itself. Prints each try and the ratio of medians.
+The same numpy run is trained through the dashboard three times per try, in turn:
+- alone: the tab is closed as soon as the run is in the store, so no frame is drawn (closing it only
+  after the first frame let the browser load plotly beside the "alone" run);
+- watched, the browser on its own core: a Chromium tab watches the Train page (two frames a second:
+  the loss, the boundary, every neuron), Chromium held to CPU 1 by taskset. This stands for a viewer
+  whose browser runs on their own machine: training then shares the server's cores only with the
+  server's own drawing (the figures of each frame);
+- watched, all on two cores: the same, with Chromium free to use both cores of this 2-core machine,
+  so that training also competes with the browser drawing the charts.
+The training time is the worker's own clock (the run's elapsed time in the store): only the slowdown
+of training is measured, not the drawing itself. Prints each try and the ratios of medians.
 
     python bench/live_train.py [--tries 3] [--steps 3000]
 """
@@ -23,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from lab.runs import RunStore  # noqa: E402
 
 TARGET = 1.2
+BROWSER_CPU = 1  # the core Chromium is held to in the "own core" mode
 
 
 def one_run(browser, base, db, query, watch):
@@ -57,25 +63,44 @@ def one_run(browser, base, db, query, watch):
     return run["elapsed"], run["steps_done"]
 
 
+def chromium_on_one_core(folder):
+    """A launcher that starts Chromium (and so every process it starts) on BROWSER_CPU only."""
+    path = os.path.join(folder, "chromium-on-one-core")
+    with open(path, "w") as f:
+        f.write(f'#!/bin/sh\nexec taskset -c {BROWSER_CPU} /usr/bin/chromium "$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=3)
     parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
     query = f"steps={args.steps}&n=2000&hidden=32,32&lr=0.1&lr_schedule=constant"
-    db = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
-    times = {"alone": [], "watched": []}
+    folder = tempfile.mkdtemp()
+    db = os.path.join(folder, "runs.sqlite")
+    modes = {"alone": "alone", "own core": "watched, the browser on its own core",
+             "shared": "watched, all on two cores"}
+    times = {mode: [] for mode in modes}
     with server("dashboard.py", db) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browsers = {"free": p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS),
+                    "pinned": p.chromium.launch(executable_path=chromium_on_one_core(folder), args=CHROMIUM_ARGS)}
         for i in range(args.tries):
-            for mode in ("alone", "watched"):
-                seconds, steps = one_run(browser, base, db, query, watch=mode == "watched")
+            for mode, label in modes.items():
+                browser = browsers["pinned" if mode == "own core" else "free"]
+                seconds, steps = one_run(browser, base, db, query, watch=mode != "alone")
                 times[mode].append(seconds)
-                print(f"try {i + 1} {mode}: {steps} steps in {seconds:.2f} s ({steps / seconds:,.0f} steps/s)")
-        browser.close()
-    ratio = statistics.median(times["watched"]) / statistics.median(times["alone"])
-    print(f"training time watched / alone (medians): {ratio:.2f} (target <= {TARGET})")
-    return 0 if ratio <= TARGET else 1
+                print(f"try {i + 1} {label}: {steps} steps in {seconds:.2f} s ({steps / seconds:,.0f} steps/s)")
+        for browser in browsers.values():
+            browser.close()
+    alone = statistics.median(times["alone"])
+    ratios = {mode: statistics.median(times[mode]) / alone for mode in ("own core", "shared")}
+    print(f"training time watched / alone (medians), the browser on its own core: {ratios['own core']:.2f} "
+          f"(target <= {TARGET})")
+    print(f"training time watched / alone (medians), all on two cores: {ratios['shared']:.2f} "
+          f"(the browser's drawing competes with training too)")
+    return 0 if max(ratios.values()) <= TARGET else 1
 
 
 if __name__ == "__main__":
