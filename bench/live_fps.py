@@ -18,6 +18,7 @@ import time
 
 import plotly.io as pio
 from playwright.sync_api import sync_playwright
+from threadpoolctl import threadpool_limits
 from serve import CHROMIUM_ARGS, ROOT, server
 
 sys.path.insert(0, str(ROOT))
@@ -75,7 +76,9 @@ def one_run(browser, base, query):
 
 
 def server_ms_per_frame(query, repeats=20):
-    """Median ms to compute one live frame's figures and their JSON, at a few points of the same run."""
+    """Median ms to compute one live frame's figures and their JSON, at a few points of the same run, on one
+    BLAS thread as in the server (ui.py)."""
+    threadpool_limits(limits=1, user_api="blas")
     config = TrainConfig.from_dict(dict(pair.split("=") for pair in query.split("&")))
     result = train(config)
     data = prepare_data(config)
