@@ -142,6 +142,10 @@ def test_every_neuron_is_drawn_and_the_replay_slider_moves_the_boundary(page, ap
                if not title.startswith("Confusion"))
     assert maps >= 9  # 2 inputs + 4 + 4 + 1 neurons, and the boundary's contours
     assert any(t == "Decision boundary at step 200" for t, _ in charts)
+    # the weights: SVG paths under the maps, one segment per weight of the 2-4-4-1 net (8 + 16 + 4 = 28)
+    segments = page.evaluate("""() => [...document.querySelectorAll(".st-key-network .layer-subplot .shapelayer path")]
+        .reduce((n, path) => n + (path.getAttribute("d").match(/M/g) || []).length, 0)""")
+    assert segments == 28
     slider = page.locator(".st-key-w_replay input[type='range']")
     slider.focus()
     page.keyboard.press("Home")  # back to the first step
