@@ -168,8 +168,9 @@ if config is not None:
 
 job = st.session_state.get("job") or replayed
 busy = job is not None and not job.done
-if st.session_state.get("train") and config is not None and not busy:  # Train was clicked: the button, drawn
-    name = st.session_state.get("w_name", "").strip() or None        # below, then shows the run going (disabled)
+# Train was clicked: the run starts before the button is drawn, so that the button shows it going (disabled)
+if st.session_state.get("train") and config is not None and not busy:
+    name = st.session_state.get("w_name", "").strip() or None
     job = st.session_state.job = jobs.TrainingJob(config, ui.open_store(), name=name).start()
     st.session_state.pop("w_replay", None)
     st.session_state.pop("replay_run", None)
