@@ -364,3 +364,11 @@ def test_a_run_saved_before_snapshots_opens_at_its_end_and_a_bad_link_is_explain
     assert chart(at, "Decision boundary at step 20")
     at = app("pages/1_Train.py", replay="<b>999</b>")
     assert any("which the run store does not have" in w.value for w in at.warning) and not at.exception
+
+
+def test_a_typed_run_name_is_the_saved_runs_name(run_store):
+    at = app("pages/1_Train.py")
+    at.text_input(key="w_name").input("  moons, first try  ")  # typed, then Train clicked: one rerun
+    at = finish_training(at)
+    [run] = RunStore(run_store).list()
+    assert run["name"] == "moons, first try"
