@@ -79,6 +79,20 @@ def train_widget_values(config):
         **{f"w_feature_{i}": name in config.input_features for i, name in enumerate(FEATURES)}}
 
 
+WIDGET_DEFAULTS = train_widget_values(TrainConfig())
+
+
+def current(key):
+    """A sidebar widget's value, also before the widget is drawn in this session (then its default)."""
+    return st.session_state.get(key, WIDGET_DEFAULTS[key])
+
+
+def widget_args(key, options=None):
+    """A sidebar widget's key and its default: {key, value} or {key, index into `options`}."""
+    value = WIDGET_DEFAULTS[key]
+    return {"key": key, **({"value": value} if options is None else {"index": list(options).index(value)})}
+
+
 def config_from_widget_values(values, csv_upload=""):
     """The TrainConfig that the Train page's widget values show: the inverse of train_widget_values.
     ConfigError when they do not make one (e.g. bad custom layer widths)."""
@@ -112,8 +126,22 @@ def restore_train_widgets():
                 raise ConfigError("the link names an uploaded CSV; upload it again")
         except ConfigError as e:
             problem, config = f"The link's settings were not used: {e}.", TrainConfig()
-    st.session_state.update(train_widget_values(config))
+    show_in_sidebar(config)
     return problem
+
+
+def show_in_sidebar(config):
+    """Set the sidebar's widgets to show `config`: only the settings that differ from the defaults.
+
+    Every widget is drawn with its default as its own value (`WIDGET_DEFAULTS`). A value set here reaches the
+    browser flagged "set by the script" until the browser's next rerun, so the run after it (for a new visitor:
+    the click on Train) would send every widget again and the browser redraw the whole sidebar just while it
+    should be loading plotly (~150 ms of its main thread, bench/train_page.py). A default left unset costs none."""
+    for key, value in train_widget_values(config).items():
+        if value != WIDGET_DEFAULTS[key]:
+            st.session_state[key] = value
+        else:
+            st.session_state.pop(key, None)  # a value left from before would win over the default
 
 
 def replay_request():
@@ -132,13 +160,14 @@ def replay_request():
         st.session_state.replay_run = run
         st.session_state.pop("job", None)  # the reopened run is what the page shows
         set_shared_config(run.config)
-        st.session_state.update(train_widget_values(run.config))
+        show_in_sidebar(run.config)
     return st.session_state.get("replay_run"), None
 
 
 # ---------------------------------------------------------------- the Train page's sidebar
 LR_VALUES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 3.0, 10.0]
 PENALTIES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+STANDARDIZE = ["auto", "on", "off"]
 DATASET_CHOICES = {**DATASET_LABELS, "csv": "Upload a CSV…"}
 SUGGESTED_LR = {"sine": 0.03, "plane": 0.03}  # regression targets are unbounded: smaller steps
 CSV_REGRESSION_LR = 0.1  # standardized targets still start with large gradients (bundled curve.csv: 0.5 diverges)
@@ -194,7 +223,7 @@ def follow_suggested_lr(dataset):
     (and the suggestion is offered as a button instead)."""
     state = st.session_state
     suggested, before = suggested_lr(dataset), state.get("w_lr_suggested", TrainConfig.lr)
-    if state.w_lr == before and suggested != before:
+    if current("w_lr") == before and suggested != before:
         state.w_lr = suggested
     state.w_lr_suggested = suggested
 
@@ -208,56 +237,61 @@ def train_sidebar():
     Every widget is drawn on every run, even when unused, so Streamlit keeps its value."""
     state, sidebar = st.session_state, st.sidebar
     sidebar.header("Data")
-    dataset = sidebar.selectbox("Dataset", list(DATASET_CHOICES), format_func=DATASET_CHOICES.get, key="w_dataset")
+    dataset = sidebar.selectbox("Dataset", list(DATASET_CHOICES), format_func=DATASET_CHOICES.get,
+                                **widget_args("w_dataset", DATASET_CHOICES))
     csv_upload = csv_file(sidebar) if dataset == "csv" else ""
-    sidebar.slider("Samples", 4, 5000, key="w_n", disabled=dataset in ("lecture", "csv"))
-    sidebar.slider("Noise", 0.0, 1.0, key="w_noise", step=0.05, disabled=dataset in ("lecture", "csv"))
-    sidebar.slider("Test fraction", 0.0, 0.5, key="w_test", step=0.05, disabled=dataset == "lecture",
+    sidebar.slider("Samples", 4, 5000, **widget_args("w_n"), disabled=dataset in ("lecture", "csv"))
+    sidebar.slider("Noise", 0.0, 1.0, **widget_args("w_noise"), step=0.05, disabled=dataset in ("lecture", "csv"))
+    sidebar.slider("Test fraction", 0.0, 0.5, **widget_args("w_test"), step=0.05, disabled=dataset == "lecture",
                    help="The lecture's four samples are all used for training.")
     many = getattr(GENERATORS.get(dataset), "max_classes", 2) > 2
-    sidebar.slider("Classes", 2, 6, key="w_classes", disabled=not many,
+    sidebar.slider("Classes", 2, 6, **widget_args("w_classes"), disabled=not many,
                    help="Spiral arms or blob centres. A CSV's classes come from its target column.")
     plane = dataset not in ("lecture", "sine")
     sidebar.caption("Input features: what the network sees of each point (the plot stays the x1, x2 plane)")
     columns = sidebar.columns(2)  # narrower columns cut the names ("sin(x1)") short
     for i, name in enumerate(FEATURES):
-        columns[i % 2].checkbox(name, key=f"w_feature_{i}", disabled=not plane)
+        columns[i % 2].checkbox(name, **widget_args(f"w_feature_{i}"), disabled=not plane)
 
     sidebar.header("Network")
-    layers = sidebar.slider("Hidden layers", 0, 8, key="w_layers")
-    sidebar.slider("Neurons per layer", 1, 64, key="w_width", disabled=layers == 0)
-    sidebar.selectbox("Activation", ACTIVATIONS[:3], key="w_activation")
+    layers = sidebar.slider("Hidden layers", 0, 8, **widget_args("w_layers"))
+    sidebar.slider("Neurons per layer", 1, 64, **widget_args("w_width"), disabled=layers == 0)
+    sidebar.selectbox("Activation", ACTIVATIONS[:3], **widget_args("w_activation", ACTIVATIONS[:3]))
 
     sidebar.header("Training")
     losses = ["auto", "mse"] if dataset in REGRESSION_DATASETS else \
-        ["auto", "ce"] if many and state.w_classes > 2 else ["auto", "hinge", "bce", "mse", "ce"]
-    if state.w_loss not in losses:
+        ["auto", "ce"] if many and current("w_classes") > 2 else ["auto", "hinge", "bce", "mse", "ce"]
+    if current("w_loss") not in losses:
         state.w_loss = "auto"
-    sidebar.selectbox("Loss", losses, key="w_loss",
+    sidebar.selectbox("Loss", losses, **widget_args("w_loss", losses),
                       help="auto: hinge for two classes, softmax cross-entropy (ce) for more, mse for regression")
-    optimizer = sidebar.selectbox("Optimizer", OPTIMIZERS, key="w_optimizer", format_func=str.upper)
+    optimizer = sidebar.selectbox("Optimizer", OPTIMIZERS, **widget_args("w_optimizer", OPTIMIZERS),
+                                  format_func=str.upper)
     follow_suggested_lr(dataset)
-    sidebar.select_slider("Learning rate", sorted(set(LR_VALUES) | {state.w_lr}), key="w_lr", format_func="{:g}".format)
+    sidebar.select_slider("Learning rate", sorted(set(LR_VALUES) | {current("w_lr")}), **widget_args("w_lr"),
+                          format_func="{:g}".format)
     suggested = suggested_lr(dataset)
-    if state.w_lr != suggested:
+    if current("w_lr") != suggested:
         sidebar.button(f"Use {suggested:g}, the suggested rate for {DATASET_CHOICES[dataset].lower()}",
                        key="w_lr_hint", on_click=use_suggested_lr, args=(suggested,), type="tertiary")
-    sidebar.selectbox("Learning-rate schedule", SCHEDULES, key="w_schedule",
+    sidebar.selectbox("Learning-rate schedule", SCHEDULES, **widget_args("w_schedule", SCHEDULES),
                       help="linear and cosine decay to 10% of the rate by the last step")
-    sidebar.slider("Steps", 1, 5000, key="w_steps")
-    sidebar.number_input("Batch size (0 = full batch)", 0, 10_000, key="w_batch", step=8)
-    sidebar.select_slider("L2 penalty", sorted(set(PENALTIES) | {state.w_l2}), key="w_l2", format_func="{:g}".format)
-    sidebar.number_input("Seed", 0, 2**31 - 1, key="w_seed")
-    sidebar.radio("Engine", ENGINES, key="w_engine", horizontal=True,
+    sidebar.slider("Steps", 1, 5000, **widget_args("w_steps"))
+    sidebar.number_input("Batch size (0 = full batch)", 0, 10_000, **widget_args("w_batch"), step=8)
+    sidebar.select_slider("L2 penalty", sorted(set(PENALTIES) | {current("w_l2")}), **widget_args("w_l2"),
+                          format_func="{:g}".format)
+    sidebar.number_input("Seed", 0, 2**31 - 1, **widget_args("w_seed"))
+    sidebar.radio("Engine", ENGINES, **widget_args("w_engine", ENGINES), horizontal=True,
                   help="numpy: vectorized and fast. scalar: the lecture's Value engine. Same numbers.")
     with sidebar.expander("Advanced"):
-        st.slider("Momentum (SGD)", 0.0, 0.99, key="w_momentum", step=0.01, disabled=optimizer != "sgd")
-        st.select_slider("L1 penalty", sorted(set(PENALTIES) | {state.w_l1}), key="w_l1", format_func="{:g}".format)
-        st.selectbox("Output activation", ACTIVATIONS, key="w_output")
-        st.text_input("Custom layer widths", key="w_custom", placeholder="e.g. 32,16,8",
+        st.slider("Momentum (SGD)", 0.0, 0.99, **widget_args("w_momentum"), step=0.01, disabled=optimizer != "sgd")
+        st.select_slider("L1 penalty", sorted(set(PENALTIES) | {current("w_l1")}), **widget_args("w_l1"),
+                         format_func="{:g}".format)
+        st.selectbox("Output activation", ACTIVATIONS, **widget_args("w_output", ACTIVATIONS))
+        st.text_input("Custom layer widths", **widget_args("w_custom"), placeholder="e.g. 32,16,8",
                       help="Overrides the two sliders above when set.")
-        st.number_input("Data seed", 0, 2**31 - 1, key="w_data_seed")
-        st.selectbox("Standardize inputs", ["auto", "on", "off"], key="w_standardize",
+        st.number_input("Data seed", 0, 2**31 - 1, **widget_args("w_data_seed"))
+        st.selectbox("Standardize inputs", STANDARDIZE, **widget_args("w_standardize", STANDARDIZE),
                      help="Mean 0 and standard deviation 1, fitted on the training split (and regression targets). "
                           "auto: on for CSV data.")
     if csv_upload is None:

@@ -75,6 +75,24 @@ def test_link_settings_fill_the_widgets(run_store):
     assert at.sidebar.selectbox(key="w_dataset").value == "circles"
 
 
+def set_by_the_script(at):
+    """Keys of the sidebar widgets whose value this run set from the script (sent flagged "set_value")."""
+    widgets = [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.select_slider, *at.sidebar.number_input,
+               *at.sidebar.radio, *at.sidebar.checkbox, *at.sidebar.text_input]
+    return {w.key for w in widgets if getattr(w.proto, "set_value", False)}
+
+
+def test_a_new_visitor_gets_the_defaults_without_the_sidebar_being_set(run_store):
+    """Widgets set from the script are sent again on the browser's next run (the click on Train), and the
+    browser redraws them all just while it loads plotly. Defaults are the widgets' own values instead."""
+    at = app("pages/1_Train.py")
+    assert set_by_the_script(at) == set()
+    assert at.sidebar.slider(key="w_n").value == 100 and at.sidebar.selectbox(key="w_dataset").value == "moons"
+    at = app("pages/1_Train.py", activation="tanh", n="300")  # a link: only what differs is set
+    assert set_by_the_script(at) == {"w_activation", "w_n"}
+    assert at.sidebar.selectbox(key="w_activation").value == "tanh" and at.sidebar.slider(key="w_n").value == 300
+
+
 def test_bad_link_settings_are_explained(run_store):
     at = app("pages/1_Train.py", lr="-3", steps="many")
     assert not at.exception

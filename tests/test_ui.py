@@ -61,6 +61,15 @@ def test_widget_values_clamp_what_a_slider_cannot_show():
     assert math.isclose(ui.train_widget_values(TrainConfig(noise=3.0))["w_noise"], 1.0)
 
 
+def test_the_sidebar_widgets_are_drawn_with_the_default_config():
+    assert ui.WIDGET_DEFAULTS == ui.train_widget_values(TrainConfig())
+    assert ui.config_from_widget_values(ui.WIDGET_DEFAULTS) == TrainConfig()
+    assert ui.widget_args("w_n") == {"key": "w_n", "value": TrainConfig().n}
+    activations = ["linear", "relu", "tanh"]
+    assert ui.widget_args("w_activation", activations) == {"key": "w_activation",
+                                                            "index": activations.index(TrainConfig().activation)}
+
+
 def test_the_plotly_warm_up_chart_is_a_valid_figure():
     import plotly.graph_objects as go
     figure = go.Figure(ui._ONE_PIXEL)  # plotly validates it: the page draws it from a timed fragment run
