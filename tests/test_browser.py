@@ -20,8 +20,13 @@ def test_every_page_opens_without_an_exception(page, app_server, path):
     page.screenshot(path=str(ARTIFACTS / f"page-{path or 'home'}.png"), full_page=True)
 
 
+PREFETCHED = """() => performance.getEntriesByType("resource")
+    .some(entry => entry.name.includes("/static/js/PlotlyChart.") && entry.initiatorType === "link")"""
+
+
 def test_train_page_trains_and_the_loss_falls(page, app_server):
     open_page(page, f"{app_server['url']}/Train")
+    page.wait_for_function(PREFETCHED)  # the page asked for plotly's script by a prefetch link, not by a chart
     # set a slider with the keyboard: focus the thumb of "Steps" and step it up
     thumb = page.locator(".st-key-w_steps input[type='range']")
     thumb.wait_for(state="attached")

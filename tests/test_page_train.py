@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui
 from data import EXAMPLE_CSVS
 from lab.runs import RunStore
 
@@ -256,6 +257,9 @@ def test_the_data_is_drawn_before_any_click(run_store):
     assert "The data: 80 training and 20 test samples" in picture(at)
     at = at.slider(key="w_n").set_value(200).run()  # a data slider redraws it at once
     assert "The data: 160 training and 40 test samples" in picture(at)
+    # the first run asked the browser to prefetch plotly's script (downloaded, not run: the page is not held up)
+    assert any(f'<link rel="prefetch" href="/static/js/{ui.PLOTLY_SCRIPT}">' in m.value
+               for m in app("pages/1_Train.py").markdown)
     # the page is up (a widget was used): now a 10-pixel chart has the browser load plotly before the click
     [warm_up] = at.get("plotly_chart")
     assert json.loads(warm_up.proto.spec)["layout"]["height"] == 10

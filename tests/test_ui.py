@@ -70,6 +70,13 @@ def test_the_sidebar_widgets_are_drawn_with_the_default_config():
                                                             "index": activations.index(TrainConfig().activation)}
 
 
+def test_the_plotly_script_to_prefetch_is_streamlits_own():
+    import streamlit
+    assert ui.PLOTLY_SCRIPT.startswith("PlotlyChart.") and ui.PLOTLY_SCRIPT.endswith(".js")
+    script = Path(streamlit.__file__).parent / "static" / "static" / "js" / ui.PLOTLY_SCRIPT
+    assert script.stat().st_size > 1_000_000  # the chunk that carries plotly itself (4.7 MB), not a stub
+
+
 def test_the_plotly_warm_up_chart_is_a_valid_figure():
     import plotly.graph_objects as go
     figure = go.Figure(ui._ONE_PIXEL)  # plotly validates it: the page draws it from a timed fragment run
