@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from playwright.sync_api import sync_playwright
-from serve import CHROMIUM_ARGS, ROOT, server
+from serve import CHROMIUM_ARGS, ROOT, chromium_on_cores, server
 
 sys.path.insert(0, str(ROOT))
 from lab.runs import RunStore  # noqa: E402
@@ -63,15 +63,6 @@ def one_run(browser, base, db, query, watch):
     return run["elapsed"], run["steps_done"]
 
 
-def chromium_on_one_core(folder):
-    """A launcher that starts Chromium (and so every process it starts) on BROWSER_CPU only."""
-    path = os.path.join(folder, "chromium-on-one-core")
-    with open(path, "w") as f:
-        f.write(f'#!/bin/sh\nexec taskset -c {BROWSER_CPU} /usr/bin/chromium "$@"\n')
-    os.chmod(path, 0o755)
-    return path
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=3)
@@ -84,8 +75,9 @@ def main():
              "shared": "watched, all on two cores"}
     times = {mode: [] for mode in modes}
     with server("dashboard.py", db) as base, sync_playwright() as p:
+        pinned = chromium_on_cores(folder, BROWSER_CPU)
         browsers = {"free": p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS),
-                    "pinned": p.chromium.launch(executable_path=chromium_on_one_core(folder), args=CHROMIUM_ARGS)}
+                    "pinned": p.chromium.launch(executable_path=pinned, args=CHROMIUM_ARGS)}
         for i in range(args.tries):
             for mode, label in modes.items():
                 browser = browsers["pinned" if mode == "own core" else "free"]

@@ -15,15 +15,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @contextlib.contextmanager
-def server(script="dashboard.py", db=None, cwd=ROOT):
-    """Yield the base URL of `streamlit run script` on a free port, with its own run store, until the block ends."""
+def server(script="dashboard.py", db=None, cwd=ROOT, cpus=None):
+    """Yield the base URL of `streamlit run script` on a free port, with its own run store, until the block ends.
+    cpus: e.g. "0" holds the server, and the training workers it starts, to those cores (taskset)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     db = db or os.path.join(tempfile.mkdtemp(), "runs.sqlite")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                             "--server.fileWatcherType", "none"], cwd=cwd, env={**os.environ, "MICROGRAD_RUNS_DB": db},
+    pinned = ["taskset", "-c", cpus] if cpus else []
+    proc = subprocess.Popen([*pinned, sys.executable, "-m", "streamlit", "run", str(script),
+                             "--server.headless", "true", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=cwd, env={**os.environ, "MICROGRAD_RUNS_DB": db},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -38,6 +41,16 @@ def server(script="dashboard.py", db=None, cwd=ROOT):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def chromium_on_cores(folder, cpus):
+    """A launcher that starts Chromium (and so every process it starts) on the cores `cpus` only (taskset):
+    a viewer whose browser runs on their own machine, not on the server's cores."""
+    path = os.path.join(folder, "chromium-on-cores")
+    with open(path, "w") as f:
+        f.write(f'#!/bin/sh\nexec taskset -c {cpus} /usr/bin/chromium "$@"\n')
+    os.chmod(path, 0o755)
+    return path
 
 
 @contextlib.contextmanager

@@ -9,7 +9,12 @@ machine noise hits both alike. Two figures, each a ratio of medians to the bare 
 2. click: Train (the defaults) until every final chart is drawn. Target <= 1.2x the bare page, whose
    button draws the same four kinds of charts from numbers computed once (bench/bare_train.py).
 
-    python bench/train_page.py [--tries 5]
+Two setups (--setup): "shared", everything on this machine's cores, as CI has it, where the Train page's
+browser parses plotly while the same two cores train the run and build its charts; and "split", the
+servers (and the training workers they start) held to one core and Chromium to the other, as for a
+user whose browser runs on their own machine. Both pages get the same setup in a run.
+
+    python bench/train_page.py [--tries 5] [--setup shared|split]
 """
 import argparse
 import os
@@ -19,7 +24,7 @@ import tempfile
 import time
 
 from playwright.sync_api import sync_playwright
-from serve import CHROMIUM_ARGS, server
+from serve import CHROMIUM_ARGS, chromium_on_cores, server
 
 READY = """() => document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")
     && !document.querySelector("[data-testid='stSkeleton']")
@@ -52,11 +57,15 @@ def one_visit(browser, url, charts):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=5)
+    parser.add_argument("--setup", choices=["shared", "split"], default="shared")
     args = parser.parse_args()
     folder = tempfile.mkdtemp()
-    with server("dashboard.py", os.path.join(folder, "runs.sqlite")) as app, \
-            server("bench/bare_train.py", os.path.join(folder, "bare.sqlite")) as bare, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    split = args.setup == "split"
+    server_cpus, chromium = ("0", chromium_on_cores(folder, "1")) if split else (None, "/usr/bin/chromium")
+    with server("dashboard.py", os.path.join(folder, "runs.sqlite"), cpus=server_cpus) as app, \
+            server("bench/bare_train.py", os.path.join(folder, "bare.sqlite"), cpus=server_cpus) as bare, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         one_visit(browser, f"{app}/Train", TRAIN_CHARTS)  # warm the servers' imports and caches (not counted)
         one_visit(browser, bare, 4)
         results = {"bare": [], "train": []}
@@ -69,6 +78,7 @@ def main():
     medians = {name: [statistics.median(t[k] for t in tries) for k in (0, 1)] for name, tries in results.items()}
     open_ratio = medians["train"][0] / medians["bare"][0]
     click_ratio = medians["train"][1] / medians["bare"][1]
+    print(f"setup: {args.setup}")
     print(f"| page | open (s) | click to final charts (s) |\n|---|---|---|\n"
           f"| bare Streamlit page | {medians['bare'][0]:.2f} | {medians['bare'][1]:.2f} |\n"
           f"| Train page | {medians['train'][0]:.2f} | {medians['train'][1]:.2f} |\n"
