@@ -33,7 +33,7 @@ READY = """() => document.querySelector("[data-testid='stApp'][data-test-script-
 CHARTS_DRAWN = """n => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
         .filter(chart => chart.querySelector(".main-svg")).length >= n
     && document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")"""
-TRAIN_CHARTS = 4  # loss, boundary, every neuron, the test set (predictions, confusion matrix, accuracy per class)
+TRAIN_CHARTS = 6  # loss, boundary, every neuron, predictions, confusion matrix, accuracy per class
 
 
 def one_visit(browser, url, charts):

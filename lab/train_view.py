@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 from plotly.colors import sample_colorscale
-from plotly.subplots import make_subplots
 
 from .figures import boundary_figure, fit_figure, loss_figure
 from .network_view import health_summary, network_figure, neuron_health
@@ -229,31 +228,6 @@ def frame(config, params, history, data, step=None, log_y=False, live=False):
     if config.hidden:
         out["health"] = health_summary(health)
     return out
-
-
-def side_by_side(figures, title, height=380):
-    """One figure with each of `figures` in a column of its own: their traces, axes and titles (as the columns'
-    titles), one legend (the first figure's). None entries are skipped.
-
-    Why one chart and not three: Streamlit mounts each chart and draws it twice, and a small chart is mostly
-    that fixed cost; after a click on Train, three charts in one made the final charts appear ~7 % sooner
-    (bench/train_page.py, against a bare page)."""
-    figures = [figure for figure in figures if figure is not None]
-    combined = make_subplots(rows=1, cols=len(figures), horizontal_spacing=0.09,
-                             subplot_titles=[figure.layout.title.text or "" for figure in figures])
-    for column, figure in enumerate(figures, 1):
-        for trace in figure.data:
-            combined.add_trace(trace, row=1, col=column)
-        if column > 1:
-            combined.update_traces(showlegend=False, row=1, col=column)
-        for axis, update in (("xaxis", combined.update_xaxes), ("yaxis", combined.update_yaxes)):
-            settings = figure.layout[axis].to_plotly_json()
-            for key in ("domain", "anchor", "scaleanchor"):  # the subplot's own
-                settings.pop(key, None)
-            update(row=1, col=column, **settings)
-    combined.update_layout(title=dict(text=title), height=height, margin=dict(l=70, r=20, t=90, b=70),
-                           legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
-    return combined
 
 
 def progress_text(steps_done, total, seconds):

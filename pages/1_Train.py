@@ -17,12 +17,9 @@ def data_for(config_dict):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def test_set_figure(config_dict, params):
-    """Predictions, confusion matrix and accuracy per class (a classifier's), side by side in one chart."""
+def figures_for(config_dict, params):
     figures = result_figures(TrainConfig.from_dict(config_dict), list(params), boundary=False)  # the frame has it
-    where = "test set" if data_for(config_dict).test is not None else "training set"
-    return train_view.side_by_side([figures.get(kind) for kind in ("predictions", "confusion", "class_accuracy")],
-                                   f"On the {where}")
+    return {kind: train_view.settle_margins(figure) for kind, figure in figures.items()}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -132,8 +129,12 @@ def show_results(job, current):
                        "on_select": (lambda: jump_to_clicked_step(steps)) if steps else "ignore"})
     st.caption(train_view.about_the_numbers(result, data))
     if result.status != "diverged":
-        holder = st if result.task == "classification" else st.columns(2)[0]  # regression: one panel, half width
-        holder.plotly_chart(test_set_figure(config.to_dict(), tuple(result.params)), key="test_set")
+        figures = figures_for(config.to_dict(), tuple(result.params))
+        left, right = st.columns(2)
+        left.plotly_chart(figures["predictions"], key="predictions")
+        for kind in ("confusion", "class_accuracy"):
+            if kind in figures:
+                right.plotly_chart(figures[kind], key=kind)
 
 
 jobs.prewarm()  # a worker process ready for the next click

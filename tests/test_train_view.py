@@ -169,28 +169,3 @@ def test_charts_get_margins_for_their_labels_so_plotly_does_not_redraw_to_widen_
     frame = train_view.frame(config, result.params, result.history, data_of(config), step=5)
     assert frame["boundary"].layout.margin.r == 90  # room for the colour bar
     assert frame["loss"].layout.margin.r == 20 and frame["loss"].layout.margin.b == 75
-
-
-def test_the_test_set_charts_sit_side_by_side_in_one_figure():
-    from lab.figures import result_figures
-    config = TrainConfig(dataset="spiral", classes=3, hidden=(8,), steps=20)
-    figures = result_figures(config, train(config).params, boundary=False)
-    parts = [figures["predictions"], figures["confusion"], figures["class_accuracy"]]
-    combined = train_view.side_by_side([*parts, None], "On the test set")
-    assert combined.layout.title.text == "On the test set"
-    assert [a.text for a in combined.layout.annotations] == [part.layout.title.text for part in parts]
-    assert len(combined.data) == sum(len(part.data) for part in parts)
-    # each part on its own axes, which keep its settings (class names, the confusion matrix's reversed rows)
-    columns = [("x", "y"), ("x2", "y2"), ("x3", "y3")]
-    at = 0
-    for part, (x, y) in zip(parts, columns):
-        for trace in combined.data[at:at + len(part.data)]:
-            assert (trace.xaxis, trace.yaxis) == (x, y)
-        at += len(part.data)
-    assert list(combined.layout.xaxis.ticktext) == list(parts[0].layout.xaxis.ticktext)
-    assert combined.layout.yaxis2.autorange == "reversed" and combined.layout.xaxis2.title.text == "predicted"
-    assert combined.layout.yaxis3.tickformat == ".0%"
-    # one legend: the predictions' entries; the matrix and the bars add none
-    assert [t.name for t in combined.data if t.showlegend is not False] == [t.name for t in parts[0].data]
-    assert combined.layout.xaxis.domain[1] < combined.layout.xaxis2.domain[0]  # side by side, not overlapping
-    assert all(trace.showlegend is None for part in parts[1:] for trace in part.data)  # the parts are left as they were
