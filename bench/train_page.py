@@ -14,9 +14,14 @@ browser parses plotly while the same two cores train the run and build its chart
 servers (and the training workers they start) held to one core and Chromium to the other, as for a
 user whose browser runs on their own machine. Both pages get the same setup in a run.
 
-    python bench/train_page.py [--tries 5] [--setup shared|split]
+--against DIR also serves the dashboard of another checkout (e.g. a `git worktree` of the last commit) and
+visits it in every try too: two versions compared in one run, as this machine's noise needs (the same code
+measured 1.16x to 1.29x in different runs).
+
+    python bench/train_page.py [--tries 5] [--setup shared|split] [--against DIR]
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -58,22 +63,30 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=5)
     parser.add_argument("--setup", choices=["shared", "split"], default="shared")
+    parser.add_argument("--against", metavar="DIR", help="another checkout's dashboard, visited in every try too")
     args = parser.parse_args()
     folder = tempfile.mkdtemp()
     split = args.setup == "split"
     server_cpus, chromium = ("0", chromium_on_cores(folder, "1")) if split else (None, "/usr/bin/chromium")
-    with server("dashboard.py", os.path.join(folder, "runs.sqlite"), cpus=server_cpus) as app, \
-            server("bench/bare_train.py", os.path.join(folder, "bare.sqlite"), cpus=server_cpus) as bare, \
-            sync_playwright() as p:
+    with contextlib.ExitStack() as stack:
+        pages = {"bare": (stack.enter_context(server("bench/bare_train.py", os.path.join(folder, "bare.sqlite"),
+                                                     cpus=server_cpus)), 4),
+                 "train": (stack.enter_context(server("dashboard.py", os.path.join(folder, "runs.sqlite"),
+                                                      cpus=server_cpus)) + "/Train", TRAIN_CHARTS)}
+        if args.against:
+            pages["against"] = (stack.enter_context(server("dashboard.py", os.path.join(folder, "against.sqlite"),
+                                                           cwd=args.against, cpus=server_cpus)) + "/Train",
+                                TRAIN_CHARTS)
+        p = stack.enter_context(sync_playwright())
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        one_visit(browser, f"{app}/Train", TRAIN_CHARTS)  # warm the servers' imports and caches (not counted)
-        one_visit(browser, bare, 4)
-        results = {"bare": [], "train": []}
+        for url, charts in pages.values():
+            one_visit(browser, url, charts)  # warm the servers' imports and caches (not counted)
+        results = {name: [] for name in pages}
         for i in range(args.tries):
-            results["bare"].append(one_visit(browser, bare, 4))
-            results["train"].append(one_visit(browser, f"{app}/Train", TRAIN_CHARTS))
-            print(f"try {i + 1}: bare open {results['bare'][-1][0]:.2f} s, click {results['bare'][-1][1]:.2f} s; "
-                  f"Train open {results['train'][-1][0]:.2f} s, click {results['train'][-1][1]:.2f} s")
+            for name, (url, charts) in pages.items():
+                results[name].append(one_visit(browser, url, charts))
+            print(f"try {i + 1}: " + "; ".join(f"{name} open {tries[-1][0]:.2f} s, click {tries[-1][1]:.2f} s"
+                                              for name, tries in results.items()))
         browser.close()
     medians = {name: [statistics.median(t[k] for t in tries) for k in (0, 1)] for name, tries in results.items()}
     open_ratio = medians["train"][0] / medians["bare"][0]
@@ -88,6 +101,9 @@ def main():
     quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
     print(f"click ratio of each try's pair: median {statistics.median(paired):.2f}, "
           f"quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}, range {paired[0]:.2f}-{paired[-1]:.2f}")
+    if args.against:
+        print(f"{args.against}: open {medians['against'][0] / medians['bare'][0]:.2f}, "
+              f"click {medians['against'][1] / medians['bare'][1]:.2f} (ratios to the bare page, the same tries)")
     return 0 if open_ratio <= 1.5 and click_ratio <= 1.2 else 1
 
 
