@@ -352,9 +352,9 @@ def _warm_up_plotly():
     ticks = st.session_state.get("plotly_ticks", 0)
     st.session_state["plotly_ticks"] = ticks + 1
     if ticks == 0 and PLOTLY_SCRIPT:
-        base = "/".join(part for part in st.get_option("server.baseUrlPath").split("/") if part)
-        st.markdown(f'<link rel="prefetch" href="/{base + "/" if base else ""}static/js/{PLOTLY_SCRIPT}">',
-                    unsafe_allow_html=True)
+        base = [part for part in st.get_option("server.baseUrlPath").split("/") if part]  # the app's URL prefix
+        href = "/" + "/".join([*base, "static", "js", PLOTLY_SCRIPT])
+        st.markdown(f'<link rel="prefetch" href="{href}">', unsafe_allow_html=True)
     if 0 < ticks < 4:
         st.plotly_chart(_ONE_PIXEL, key="plotly_warm_up", config=_STATIC)
 
