@@ -9,14 +9,15 @@ from plotly.colors import hex_to_rgb, qualitative
 
 from micrograd.tensor_losses import class_indices
 
+from .chart_look import figure
 from .train import (accuracy, class_accuracy, confusion, decision_grid, predict, predicted_classes, prepare_data,
                     r2_score, rmse, softmax)
 
 PALETTE = qualitative.Plotly + qualitative.D3
-# Streamlit themes the charts; a big template costs ~50 ms of deepcopy each
-LAYOUT = dict(template=go.layout.Template(),
-              margin=dict(l=60, r=20, t=50, b=50), height=360,
-              legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+BASE = dict(margin=dict(l=60, r=20, t=50, b=50), height=360,
+            legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+# for figures Streamlit themes (the Compare page's): a big template costs ~50 ms of deepcopy each
+LAYOUT = dict(BASE, template=go.layout.Template())
 
 
 def run_color(run_id):
@@ -36,14 +37,18 @@ def smooth(values, weight):
     return out
 
 
-def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss", as_arrays=False, show_penalty=False):
+def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss", as_arrays=False, show_penalty=False,
+                clickable=False, marked_step=None):
     """curves: [{"name", "history", "color"}]; draws the data loss on the training set (solid) and on
     the test set (dotted): the same quantity, so the two lines can be compared. show_penalty adds
     the L1/L2 penalty the optimiser also minimises (dash-dot; runs without one draw no line).
 
     as_arrays: hand plotly numpy arrays instead of lists, for many long curves: it validates
-    them about 8x faster and sends them as binary ({"dtype", "bdata"} in the figure's JSON)."""
-    fig = go.Figure()
+    them about 8x faster and sends them as binary ({"dtype", "bdata"} in the figure's JSON).
+    clickable: every point of the curves can be clicked (selected), e.g. to replay that step. Plotly selects
+    markers, never bare lines, so the curves get transparent markers (at most one drawn: the rest cost nothing;
+    the hover label keeps the line's colour). marked_step: a dashed line at that step."""
+    traces = []
     lines = [("train_loss", "solid", "train"), ("test_loss", "dot", "test")]
     if show_penalty:
         lines.append(("penalty", "dashdot", "penalty"))
@@ -56,17 +61,24 @@ def loss_figure(curves, log_y=False, x_key="step", smoothing=0.0, title="Loss", 
                 continue
             ys = smooth(ys, smoothing)
             what = "penalty" if key == "penalty" else f"{suffix} data loss"
-            fig.add_trace(go.Scatter(x=xs, y=np.array(ys, dtype=float) if as_arrays else ys, mode="lines",
-                                     name=f"{c['name']} ({suffix})",
-                                     line=dict(color=c.get("color"), dash=dash),
-                                     hovertemplate=f"{what} %{{y:.4g}}<br>{x_key} %{{x:.4g}}"
-                                                   f"<extra>{c['name']}</extra>"))
+            trace = dict(type="scatter", x=xs, y=np.array(ys, dtype=float) if as_arrays else ys, mode="lines",
+                         name=f"{c['name']} ({suffix})", line=dict(color=c.get("color"), dash=dash),
+                         hovertemplate=f"{what} %{{y:.4g}}<br>{x_key} %{{x:.4g}}<extra>{c['name']}</extra>")
+            if clickable:
+                trace.update(mode="lines+markers", marker=dict(size=2, color="rgba(0,0,0,0)", maxdisplayed=1),
+                             hoverlabel=dict(bgcolor=c.get("color")))
+            traces.append(trace)
     y_title = "data loss" + (" and penalty" if show_penalty else " (penalty not included)")
-    fig.update_layout(title=title, xaxis_title="step" if x_key == "step" else "wall time (s)",
-                      yaxis_title=y_title + (" (log scale)" if log_y else ""), **LAYOUT)
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+    layout = dict(BASE, title=title, xaxis=dict(title="step" if x_key == "step" else "wall time (s)"),
+                  yaxis=dict(title=y_title + (" (log scale)" if log_y else ""), type="log" if log_y else "linear"))
+    if clickable:  # what Streamlit sets for a chart whose points can be selected, set here: see chart_look
+        layout.update(clickmode="event+select", hovermode="closest", dragmode="pan")
+    if marked_step is not None:
+        layout.update(shapes=[dict(type="line", x0=marked_step, x1=marked_step, xref="x", y0=0, y1=1, yref="y domain",
+                                   line=dict(color="#444", dash="dash", width=1))],
+                      annotations=[dict(x=marked_step, y=0, xref="x", yref="y domain", text=f"step {marked_step}",
+                                        showarrow=False, xanchor="right", yanchor="bottom")])
+    return figure(traces, layout, as_arrays=as_arrays)
 
 
 def metrics_figure(curves, task, x_key="step", title=None):
@@ -130,17 +142,15 @@ def predictions_figure(task, scores, y, title="Predictions vs targets", class_na
     """Regression: prediction against target. Two classes scored by one output: the score against the
     true class (jittered), the decision threshold at 0. k outputs (softmax): the probability the network
     gives each sample's true class, with chance (1/k) marked. Points are green when the prediction is right."""
-    fig = go.Figure()
     scores, y = np.asarray(scores, dtype=float), np.asarray(y, dtype=float)
     if task == "regression":
         lo, hi = float(min(scores.min(), y.min())), float(max(scores.max(), y.max()))
-        fig.add_trace(go.Scatter(x=y, y=scores, mode="markers", name="samples", marker=dict(size=6, opacity=0.7),
-                                 hovertemplate="target %{x:.3g}<br>prediction %{y:.3g}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
-                                 line=dict(dash="dash", color="gray")))
-        fig.update_layout(xaxis_title="target", yaxis_title="prediction")
-        fig.update_layout(title=title, **LAYOUT)
-        return fig
+        return figure([dict(type="scatter", x=y, y=scores, mode="markers", name="samples",
+                            marker=dict(size=6, opacity=0.7),
+                            hovertemplate="target %{x:.3g}<br>prediction %{y:.3g}<extra></extra>"),
+                       dict(type="scatter", x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
+                            line=dict(dash="dash", color="gray"))],
+                      dict(BASE, title=title, xaxis=dict(title="target"), yaxis=dict(title="prediction")))
     names = list(class_names or (("-1", "+1") if scores.ndim == 1 else map(str, range(scores.shape[1]))))
     truth = class_indices(y)
     predicted = predicted_classes(scores)
@@ -151,44 +161,40 @@ def predictions_figure(task, scores, y, title="Predictions vs targets", class_na
         y_title, threshold, threshold_name = "probability of the true class", 1.0 / len(names), "chance (1/k)"
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(truth))
     text = [names[i] for i in predicted]
+    traces = []
     for ok, name, color in ((True, "correct", "#2ca02c"), (False, "wrong", "#d62728")):
         m = (predicted == truth) == ok
-        fig.add_trace(go.Scatter(x=truth[m] + jitter[m], y=shown[m], mode="markers", name=name,
-                                 text=[t for t, keep in zip(text, m) if keep],
-                                 marker=dict(color=color, size=6, opacity=0.75),
-                                 hovertemplate="predicted %{text}<br>" + y_title + " %{y:.3g}<extra></extra>"))
+        traces.append(dict(type="scatter", x=truth[m] + jitter[m], y=shown[m], mode="markers", name=name,
+                           text=[t for t, keep in zip(text, m) if keep], marker=dict(color=color, size=6, opacity=0.75),
+                           hovertemplate="predicted %{text}<br>" + y_title + " %{y:.3g}<extra></extra>"))
     # the threshold is a legend entry, not an annotation the points could hide
-    fig.add_trace(go.Scatter(x=[-0.6, len(names) - 0.4], y=[threshold, threshold], mode="lines", name=threshold_name,
-                             line=dict(dash="dash", color="gray"), hoverinfo="skip"))
-    fig.update_layout(xaxis=_class_axis(names), yaxis_title=y_title)
-    if scores.ndim == 2:
-        fig.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
-    fig.update_layout(title=title, **LAYOUT)
-    return fig
+    traces.append(dict(type="scatter", x=[-0.6, len(names) - 0.4], y=[threshold, threshold], mode="lines",
+                       name=threshold_name, line=dict(dash="dash", color="gray"), hoverinfo="skip"))
+    y_axis = dict(title=y_title, **(dict(range=[-0.02, 1.02], tickformat=".0%") if scores.ndim == 2 else {}))
+    return figure(traces, dict(BASE, title=title, xaxis=_class_axis(names), yaxis=y_axis))
 
 
 def confusion_figure(matrix, classes=("-1", "+1")):
     """k x k counts, rows the true class and columns the predicted one, labelled with the class names."""
     labels = [str(c) for c in classes]
-    fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", showscale=False,
-                               text=matrix, texttemplate="%{text}", textfont=dict(size=18 if len(labels) <= 4 else 13),
-                               hovertemplate="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>"))
-    fig.update_layout(title="Confusion matrix", xaxis=dict(title="predicted", type="category"),
-                      yaxis=dict(title="true", autorange="reversed", type="category"),
-                      **{**LAYOUT, "height": 300 + 25 * max(len(labels) - 2, 0)})
-    return fig
+    heatmap = dict(type="heatmap", z=matrix, x=labels, y=labels, colorscale="Blues", showscale=False, text=matrix,
+                   texttemplate="%{text}", textfont=dict(size=18 if len(labels) <= 4 else 13),
+                   hovertemplate="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>")
+    # the first class on top: a reversed range, not autorange="reversed", which plotly rewrites once drawn
+    return figure([heatmap], dict(BASE, title="Confusion matrix", height=300 + 25 * max(len(labels) - 2, 0),
+                                  xaxis=dict(title="predicted", type="category"),
+                                  yaxis=dict(title="true", type="category", range=[len(labels) - 0.5, -0.5])))
 
 
 def class_accuracy_figure(class_names, accuracies, title="Accuracy per class"):
     """A bar per class: the share of its samples predicted as it (no bar for a class without samples)."""
-    values = [np.nan if a is None else a for a in accuracies]
-    fig = go.Figure(go.Bar(x=[str(c) for c in class_names], y=values, marker_color=class_colors(len(values)),
-                           text=["no samples" if a is None else f"{a:.0%}" for a in accuracies],
-                           textposition="outside", hovertemplate="class %{x}<br>accuracy %{y:.1%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(title="true class", type="category"),
-                      yaxis=dict(title="accuracy", tickformat=".0%", range=[0, 1.12]), showlegend=False,
-                      **{**LAYOUT, "height": 300})
-    return fig
+    bars = dict(type="bar", x=[str(c) for c in class_names], y=[None if a is None else a for a in accuracies],
+                marker=dict(color=class_colors(len(accuracies))),
+                text=["no samples" if a is None else f"{a:.0%}" for a in accuracies],
+                textposition="outside", hovertemplate="class %{x}<br>accuracy %{y:.1%}<extra></extra>")
+    return figure([bars], dict(BASE, title=title, height=300, showlegend=False,
+                               xaxis=dict(title="true class", type="category"),
+                               yaxis=dict(title="accuracy", tickformat=".0%", range=[0, 1.12])))
 
 
 def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_names=("x1", "x2"), class_names=None,
@@ -200,7 +206,7 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
     where the network is unsure (probability 1/k) and full where it is sure. equal_axes: one unit is
     as long on both axes (a circle stays a circle, at any figure width); off for features in
     different units."""
-    fig = go.Figure()
+    traces = []
     Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
     if task == "classification":
         k = Z.shape[2] if Z.ndim == 3 else 2
@@ -214,46 +220,49 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
             scale = []
             for j, color in enumerate(colors):  # class j owns [j/k, (j+1)/k]: pale to full
                 scale += [[j / k, _mix(color, 0.12)], [(j + 1) / k, _mix(color, 0.75)]]
-            fig.add_trace(go.Heatmap(x=xs, y=ys, z=(predicted + shade).reshape(Z.shape[:2]), zmin=0, zmax=k,
-                                     colorscale=scale, showscale=False, name="predicted class",
-                                     customdata=confidence.reshape(Z.shape[:2]),
-                                     text=np.array(names, dtype=object)[predicted].reshape(Z.shape[:2]),
-                                     hovertemplate="predicted %{text}<br>probability %{customdata:.0%}<extra></extra>"))
-        else:
-            fig.add_trace(go.Contour(x=xs, y=ys, z=Z, colorscale="RdBu", zmid=0, opacity=0.75, showscale=True,
-                                     contours=dict(start=-2, end=2, size=0.5), colorbar=dict(title="score"),
-                                     hovertemplate="score %{z:.3g}<extra></extra>"))
-            fig.add_trace(go.Contour(x=xs, y=ys, z=Z, showscale=False, contours=dict(start=0, end=0, coloring="lines"),
-                                     line=dict(width=2, color="black"), hoverinfo="skip", name="boundary"))
+            traces.append(dict(type="heatmap", x=xs, y=ys, z=(predicted + shade).reshape(Z.shape[:2]), zmin=0, zmax=k,
+                               colorscale=scale, showscale=False, name="predicted class",
+                               customdata=confidence.reshape(Z.shape[:2]),
+                               text=np.array(names, dtype=object)[predicted].reshape(Z.shape[:2]).tolist(),
+                               hovertemplate="predicted %{text}<br>probability %{customdata:.0%}<extra></extra>"))
+        else:  # every contour level given (with its size): plotly writes levels it picks itself back into the figure
+            traces.append(dict(type="contour", x=xs, y=ys, z=Z, colorscale="RdBu", zmid=0, opacity=0.75,
+                               showscale=True, contours=dict(start=-2, end=2, size=0.5), colorbar=dict(title="score"),
+                               hovertemplate="score %{z:.3g}<extra></extra>"))
+            traces.append(dict(type="contour", x=xs, y=ys, z=Z, showscale=False, hoverinfo="skip", name="boundary",
+                               contours=dict(start=0, end=0, size=1, coloring="lines"),
+                               line=dict(width=2, color="black")))
         truth = class_indices(y)
         symbols = ["diamond", "circle", "square", "triangle-up", "x", "star", "cross", "pentagon", "hexagon",
                    "star-diamond"]
         for j in range(k):
             m = truth == j
-            fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {names[j]}",
-                                     marker=dict(color=colors[j], size=8, symbol=symbols[j % len(symbols)],
-                                                 line=dict(color="black", width=1))))
+            traces.append(dict(type="scatter", x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {names[j]}",
+                               marker=dict(color=colors[j], size=8, symbol=symbols[j % len(symbols)],
+                                           line=dict(color="black", width=1))))
     else:
-        fig.add_trace(go.Contour(x=xs, y=ys, z=Z, colorscale="Viridis", colorbar=dict(title="output"),
-                                 hovertemplate="output %{z:.3g}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=X[:, 0], y=X[:, 1], mode="markers", name="samples",
-                                 marker=dict(color=y, colorscale="Viridis", size=7, line=dict(color="white", width=1))))
-    fig.update_layout(title=title, xaxis_title=feature_names[0], yaxis_title=feature_names[1],
-                      **{**LAYOUT, "height": 420})
-    fig.update_xaxes(range=[xs[0], xs[-1]])
-    fig.update_yaxes(range=[ys[0], ys[-1]])
+        # one colour scale for the output and the targets, its levels given (plotly writes levels it picks back)
+        low, high = float(min(np.nanmin(Z), np.nanmin(y))), float(max(np.nanmax(Z), np.nanmax(y)))
+        size = (high - low) / 15 if high > low else 1.0
+        traces.append(dict(type="contour", x=xs, y=ys, z=Z, colorscale="Viridis", colorbar=dict(title="output"),
+                           contours=dict(start=low, end=high, size=size), zmin=low, zmax=high,
+                           hovertemplate="output %{z:.3g}<extra></extra>"))
+        traces.append(dict(type="scatter", x=X[:, 0], y=X[:, 1], mode="markers", name="samples",
+                           marker=dict(color=y, colorscale="Viridis", cmin=low, cmax=high, size=7,
+                                       line=dict(color="white", width=1))))
+    y_axis = dict(title=feature_names[1], range=[ys[0], ys[-1]])
     if equal_axes:
-        fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig
+        y_axis.update(scaleanchor="x", scaleratio=1)
+    return figure(traces, dict(BASE, title=title, height=420, xaxis=dict(title=feature_names[0], range=[xs[0], xs[-1]]),
+                               yaxis=y_axis))
 
 
 def fit_figure(X, y, grid_x, grid_pred, title="Fit", feature_name="x"):
     """1-D regression: the data and the network's curve."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=X[:, 0], y=y, mode="markers", name="samples", marker=dict(size=6, opacity=0.7)))
-    fig.add_trace(go.Scatter(x=grid_x, y=grid_pred, mode="lines", name="network", line=dict(width=3)))
-    fig.update_layout(title=title, xaxis_title=feature_name, yaxis_title="target / prediction", **LAYOUT)
-    return fig
+    samples = dict(type="scatter", x=X[:, 0], y=y, mode="markers", name="samples", marker=dict(size=6, opacity=0.7))
+    curve = dict(type="scatter", x=grid_x, y=grid_pred, mode="lines", name="network", line=dict(width=3))
+    return figure([samples, curve],
+                  dict(BASE, title=title, xaxis=dict(title=feature_name), yaxis=dict(title="target / prediction")))
 
 
 def bar_figure(names, values, colors, title, y_title):

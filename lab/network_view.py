@@ -8,9 +8,10 @@ with plain numpy: nothing here needs gradients, so there is no autograd graph to
 Weights are flat, in MLP.parameters() order: for each layer, for each neuron, its weights then its bias.
 """
 import numpy as np
-import plotly.graph_objects as go
 
 from micrograd.nn import check_activation
+
+from .chart_look import figure
 
 MAX_SHOWN = 16          # neurons drawn per layer; the rest are counted
 SATURATED_AT = 3.0      # |pre-activation| beyond which tanh and sigmoid are flat
@@ -188,12 +189,15 @@ def network_figure(config, params, X, y=None, features=None, feature_names=None,
                                 yanchor="bottom", font=dict(size=11)))
     weight_shapes, weight_hover = _weight_lines(params, sizes, centres)
     traces, shapes = [weight_hover, *traces], weight_shapes + shapes  # the lines under the maps and outlines
-    axis = dict(visible=False, fixedrange=True)
-    layout = dict(title=dict(text=title), width=width + 80, height=height + 130, showlegend=False, autosize=False,
-                  margin=dict(l=40, r=40, t=110, b=20), plot_bgcolor="white", shapes=shapes, annotations=annotations,
-                  xaxis=dict(range=[-4, width + 4], **axis),
-                  yaxis=dict(range=[-4, height + 4], scaleanchor="x", **axis))
-    return go.Figure(data=traces, layout=layout)
+    # one unit is one pixel on both axes: the plot area is as large as the ranges, so the maps stay square without
+    # a scaleanchor (whose range plotly rewrites once drawn, which made the browser draw the diagram twice)
+    axis, pad = dict(visible=False, fixedrange=True), 4
+    margin = dict(l=40, r=40, t=110, b=20)
+    layout = dict(title=dict(text=title), width=width + 2 * pad + margin["l"] + margin["r"],
+                  height=height + 2 * pad + margin["t"] + margin["b"], showlegend=False, autosize=False, margin=margin,
+                  plot_bgcolor="white", shapes=shapes, annotations=annotations,
+                  xaxis=dict(range=[-pad, width + pad], **axis), yaxis=dict(range=[-pad, height + pad], **axis))
+    return figure(traces, layout)
 
 
 def _histogram(values, box, label, bins=20):

@@ -169,7 +169,7 @@ def settle_margins(figure):
     browser's work for each live frame, and part of every chart drawn after a click. (Wider labels than these
     still get room: plotly widens the margins then, as before.)"""
     colorbar = any(trace.type in ("contour", "heatmap") and trace.showscale is not False for trace in figure.data)
-    figure.layout.margin = dict(l=84, r=90 if colorbar else 20, t=50, b=75)
+    figure.layout.margin.update(l=84, r=90 if colorbar else 20, t=50, b=75)
     return figure
 
 
@@ -185,19 +185,10 @@ def thin(history, points):
 
 def loss_chart(history, step=None, log_y=False, title="Loss per step", points=None, clickable=False):
     """Train and test loss over the steps so far (thinned to about `points`); a marker line at `step`.
-    clickable: every point of the curves can be clicked (selected), e.g. to replay that step. Plotly selects
-    markers, never bare lines, so the curves get transparent markers (at most one drawn: the rest cost nothing;
-    the hover label keeps the line's colour)."""
-    fig = loss_figure([{"name": "this run", "history": thin(history, points), "color": TRAIN_COLOR}], log_y=log_y,
-                      title=title, show_penalty=any(history.get("penalty") or []),
-                      as_arrays=True)
-    if clickable:
-        fig.update_traces(mode="lines+markers", marker=dict(size=2, color="rgba(0,0,0,0)", maxdisplayed=1),
-                          hoverlabel=dict(bgcolor=TRAIN_COLOR))
-    if step is not None:
-        fig.add_vline(x=step, line=dict(color="#444", dash="dash", width=1),
-                      annotation_text=f"step {step}", annotation_position="bottom left")
-    return fig
+    clickable: every point of the curves can be clicked (selected), e.g. to replay that step."""
+    return loss_figure([{"name": "this run", "history": thin(history, points), "color": TRAIN_COLOR}], log_y=log_y,
+                       title=title, show_penalty=any(history.get("penalty") or []), clickable=clickable,
+                       marked_step=step)
 
 
 def frame(config, params, history, data, step=None, log_y=False, live=False):

@@ -32,15 +32,16 @@ def snapshots_of(run_id, store_path):
 
 
 def draw_frame(frame, keys):
-    """A frame's charts: the loss and the boundary side by side, every neuron below."""
+    """A frame's charts: the loss and the boundary side by side, every neuron below. The figures carry Streamlit's
+    look themselves (theme=None), so that the browser draws each once (lab/chart_look.py)."""
     left, right = st.columns(2)
     if frame["loss"] is not None:
         left.plotly_chart(frame["loss"], key=keys["loss"], on_select=keys.get("on_select", "ignore"),
-                          selection_mode="points")
+                          selection_mode="points", theme=None)
     if frame["boundary"] is not None:
-        right.plotly_chart(frame["boundary"], key=keys["boundary"])
+        right.plotly_chart(frame["boundary"], key=keys["boundary"], theme=None)
     if frame["network"] is not None:
-        st.plotly_chart(frame["network"], key=keys["network"], width="content")
+        st.plotly_chart(frame["network"], key=keys["network"], width="content", theme=None)
         st.caption(f"Blue lines are positive weights, orange negative; wider is larger (hover for the value). "
                    f"Red outline: a dead ReLU (zero on every training point); orange: a saturated unit. "
                    f"{frame['health']}")
@@ -131,10 +132,10 @@ def show_results(job, current):
     if result.status != "diverged":
         figures = figures_for(config.to_dict(), tuple(result.params))
         left, right = st.columns(2)
-        left.plotly_chart(figures["predictions"], key="predictions")
+        left.plotly_chart(figures["predictions"], key="predictions", theme=None)
         for kind in ("confusion", "class_accuracy"):
             if kind in figures:
-                right.plotly_chart(figures[kind], key=kind)
+                right.plotly_chart(figures[kind], key=kind, theme=None)
 
 
 jobs.prewarm()  # a worker process ready for the next click
