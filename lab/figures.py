@@ -250,11 +250,13 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
         traces.append(dict(type="scatter", x=X[:, 0], y=X[:, 1], mode="markers", name="samples",
                            marker=dict(color=y, colorscale="Viridis", cmin=low, cmax=high, size=7,
                                        line=dict(color="white", width=1))))
-    y_axis = dict(title=feature_names[1], range=[ys[0], ys[-1]])
-    if equal_axes:
+    x_axis, y_axis = dict(title=feature_names[0]), dict(title=feature_names[1])
+    if equal_axes:  # plotly fits the grid itself: a range given here it would widen, and write back once drawn
         y_axis.update(scaleanchor="x", scaleratio=1)
-    return figure(traces, dict(BASE, title=title, height=420, xaxis=dict(title=feature_names[0], range=[xs[0], xs[-1]]),
-                               yaxis=y_axis))
+    else:
+        x_axis.update(range=[xs[0], xs[-1]])
+        y_axis.update(range=[ys[0], ys[-1]])
+    return figure(traces, dict(BASE, title=title, height=420, xaxis=x_axis, yaxis=y_axis))
 
 
 def fit_figure(X, y, grid_x, grid_pred, title="Fit", feature_name="x"):
