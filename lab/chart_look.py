@@ -14,9 +14,13 @@ click and about half of each live frame.
   (every new figure is a new chart in Streamlit, mounted afresh, so the revision never has to change);
 - 1-D arrays as lists: plotly.py sends numpy arrays as typed arrays, which plotly compares by identity.
 
-What else made a figure draw twice was in the figures themselves (plotly writing values it worked out
-back into them: contour levels, a reversed axis's range, a fixed aspect ratio); their builders set those
-values. tests/test_chart_look.py checks every Train page figure for all of this.
+What else made a figure draw twice was in the figures themselves: values plotly works out while drawing
+and writes back into the figure (contour levels it picks, `autorange="reversed"`, a given range it widens
+for a scaleanchor), which the copy has or lacks depending on when it was taken. Their builders give the
+levels, a reversed range, and no range beside a scaleanchor. tests/test_chart_look.py checks every Train
+page figure for all of this; a Chromium test that each chart is drawn once after a click.
+
+The app's theme is light (.streamlit/config.toml); `theme="dark"` gives Streamlit's dark values.
 """
 import numpy as np
 import plotly.graph_objects as go
