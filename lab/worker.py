@@ -154,7 +154,9 @@ def _cut_short(run):
 
 
 def main():
-    os.nice(5)  # training yields the cores to the server: other users' pages keep loading
+    # No os.nice here. At nice 5 (or 2), Linux paired the worker with the busy browser on one core (balanced by
+    # weight: 335 + 1024 against 1024) and a watched run on one 2-core machine trained at 0.55-0.6x its speed in
+    # most tries (bench/live_train.py: 1.71-1.74x the time watched; at nice 0 1.14-1.19x, with a click no slower).
     line = sys.stdin.readline()
     if not line:
         return 0  # a spare worker that was never used

@@ -80,6 +80,15 @@ def test_progress_grows_while_it_trains_and_stop_saves_the_steps(store):
     assert saved["status"] == "stopped" and saved["steps_done"] == result.steps_done
 
 
+def test_a_worker_trains_at_the_servers_priority(store):
+    # a lower one made Linux pair a watched run with the browser on one core (lab/worker.py)
+    job = jobs.TrainingJob(LONG, store).start()
+    wait_for(lambda: job.progress()[0] > 0, "the first steps")
+    assert os.getpriority(os.PRIO_PROCESS, job._worker.pid) == os.getpriority(os.PRIO_PROCESS, 0)
+    job.stop()
+    assert job.wait(DEADLINE)
+
+
 def test_stop_cuts_a_step_that_takes_minutes_short(store):
     """One scalar step of this net on 5,000 samples takes minutes; Stop still ends the run."""
     huge = TrainConfig(engine="scalar", hidden=(64,) * 8, n=5000, steps=3)
