@@ -242,7 +242,9 @@ def boundary_figure(xs, ys, Z, X, y, task, title="Decision boundary", feature_na
                                            line=dict(color="black", width=1))))
     else:
         # one colour scale for the output and the targets, its levels given (plotly writes levels it picks back)
-        low, high = float(min(np.nanmin(Z), np.nanmin(y))), float(max(np.nanmax(Z), np.nanmax(y)))
+        values = np.concatenate([Z.ravel(), y.ravel()])
+        values = values[np.isfinite(values)]
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
         size = (high - low) / 15 if high > low else 1.0
         traces.append(dict(type="contour", x=xs, y=ys, z=Z, colorscale="Viridis", colorbar=dict(title="output"),
                            contours=dict(start=low, end=high, size=size), zmin=low, zmax=high,

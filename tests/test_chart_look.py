@@ -8,7 +8,7 @@ import pytest
 
 from lab.chart_look import PALETTES, figure, look, with_look
 from lab.config import TrainConfig
-from lab.figures import result_figures
+from lab.figures import boundary_figure, result_figures
 from lab.train import prepare_data, train
 from lab.train_view import frame
 
@@ -80,3 +80,12 @@ def test_the_network_diagram_is_one_pixel_per_unit_without_a_scale_anchor():
     x_range, y_range = layout.xaxis.range, layout.yaxis.range
     assert layout.width - layout.margin.l - layout.margin.r == x_range[1] - x_range[0]
     assert layout.height - layout.margin.t - layout.margin.b == y_range[1] - y_range[0]
+
+
+def test_a_regression_map_with_overflowing_outputs_still_has_finite_levels():
+    Z = np.array([[0.0, np.inf], [np.nan, 2.0]])
+    fig = boundary_figure(np.arange(2.0), np.arange(2.0), Z, np.zeros((2, 2)), np.array([1.0, -1.0]), "regression")
+    contours = fig.data[0].contours
+    assert (contours.start, contours.end) == (-1.0, 2.0) and contours.size == pytest.approx(0.2)
+    flat = boundary_figure(np.arange(2.0), np.arange(2.0), np.ones((2, 2)), np.zeros((1, 2)), np.ones(1), "regression")
+    assert flat.data[0].contours.size == 1.0  # one value everywhere: still a level size plotly can use
