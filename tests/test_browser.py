@@ -124,14 +124,16 @@ def train_to_the_end(page, url):
 # path of its axis frame was set, which a full draw does once. (plotly puts `emit` on each chart's div: the
 # accessor wraps it before the page's scripts run.)
 COUNT_DRAWS = """
-window.passes = new WeakMap(); window.frames = new WeakMap();
+window.drawPasses = new WeakMap(); window.axisFrames = new WeakMap();
 Object.defineProperty(HTMLDivElement.prototype, "emit", {configurable: true, get() { return this.wrappedEmit; },
     set(emit) { this.wrappedEmit = function (name) {
-        if (name === "plotly_afterplot") window.passes.set(this, (window.passes.get(this) || 0) + 1);
+        if (name === "plotly_afterplot") window.drawPasses.set(this, (window.drawPasses.get(this) || 0) + 1);
         return emit.apply(this, arguments); }; }});
 new MutationObserver(records => records.forEach(record => {
     const chart = record.target.closest(".js-plotly-plot");
-    if (chart && record.target.matches(".xlines-above")) window.frames.set(chart, (window.frames.get(chart) || 0) + 1);
+    if (chart && record.target.matches(".xlines-above")) {
+        window.axisFrames.set(chart, (window.axisFrames.get(chart) || 0) + 1);
+    }
 })).observe(document, {subtree: true, attributes: true, attributeFilter: ["d"]});
 """
 CHARTS = "[...document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')]"
@@ -142,8 +144,8 @@ def test_every_chart_is_drawn_once_after_a_click(page, app_server):
     # redraw (lab/chart_look.py). Before, all six charts were drawn twice.
     page.add_init_script(COUNT_DRAWS)
     train_to_the_end(page, f"{app_server['url']}/Train?hidden=4,4")
-    page.wait_for_function(f"() => {CHARTS}.every(chart => window.passes.get(chart) >= 2)")
-    assert page.evaluate(f"() => {CHARTS}.map(chart => window.frames.get(chart))") == [1] * 6
+    page.wait_for_function(f"() => {CHARTS}.every(chart => window.drawPasses.get(chart) >= 2)")
+    assert page.evaluate(f"() => {CHARTS}.map(chart => window.axisFrames.get(chart))") == [1] * 6
 
 
 def test_the_boundary_and_the_neurons_redraw_while_it_trains(page, app_server):
